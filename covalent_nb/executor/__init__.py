@@ -1,0 +1,49 @@
+"""Executors: where and how tasks run.
+
+``BaseExecutor``/``AsyncBaseExecutor`` are the seam every executor implements;
+``LocalExecutor`` and ``DaskExecutor`` are built in; ``executor_class`` and
+``executor_from_spec`` find executors (plugins included) by short name.
+Names load on first use, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "AsyncBaseExecutor",
+    "BaseExecutor",
+    "DaskExecutor",
+    "LocalExecutor",
+    "executor_class",
+    "executor_from_spec",
+]
+
+_HOMES = {
+    "AsyncBaseExecutor": "covalent_nb.executor.base",
+    "BaseExecutor": "covalent_nb.executor.base",
+    "DaskExecutor": "covalent_nb.executor.dask",
+    "LocalExecutor": "covalent_nb.executor.local",
+    "executor_class": "covalent_nb.executor.registry",
+    "executor_from_spec": "covalent_nb.executor.registry",
+}
+
+if TYPE_CHECKING:
+    from covalent_nb.executor.base import AsyncBaseExecutor, BaseExecutor
+    from covalent_nb.executor.dask import DaskExecutor
+    from covalent_nb.executor.local import LocalExecutor
+    from covalent_nb.executor.registry import executor_class, executor_from_spec
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
