@@ -1,0 +1,274 @@
+"""The ``covalent-nb`` command: run, start, stop and inspect the dispatcher server.
+
+Verbs follow Covalent's CLI: ``serve`` (foreground), ``start``, ``stop``,
+``restart``, ``status``, ``logs``, ``purge``, plus ``demo``, which runs an
+example workflow end to end. Exit codes: 0 success, 1 failure, 2 bad usage,
+3 ``status`` found no server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from covalent_nb import _config, _server_process
+from covalent_nb.errors import CovalentNBError, ServerProcessError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_NOT_RUNNING = 0, 1, 3
+_NAME = "covalent-nb dispatcher"
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535), e.g. 48008")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0 (0: one per core)")
+    return int(text)
+
+
+def _err(message: str) -> None:
+    print(f"covalent-nb: {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- options
+
+
+def _server_options(args: argparse.Namespace) -> tuple[str, int, int]:
+    """``(address, port, workers)``: command-line options win over the config file."""
+    config_host, config_port = _config.dispatcher_address()
+    host, port = config_host, config_port
+    if getattr(args, "address", None):
+        host, port = _config.parse_address(args.address, default_port=config_port)
+    if getattr(args, "port", None):
+        port = args.port
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        workers = int(_config.get_config("server.workers"))
+    return host, port, workers
+
+
+def _start(args: argparse.Namespace) -> int:
+    address, port, workers = _server_options(args)
+    server, started = _server_process.start_server(
+        address, port, workers=workers, cluster=not getattr(args, "no_cluster", False)
+    )
+    if not started:
+        print(f"{_NAME} is already running at {server.url or '(address unknown)'} (pid {server.pid})")
+        if getattr(args, "port", None) and server.url and not server.url.endswith(f":{port}"):
+            print(f"it is not on port {port}: use `covalent-nb restart --port {port}` to move it")
+        return EXIT_OK
+    print(f"{_NAME} running at {server.url} (pid {server.pid})")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- verbs
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the server in the foreground until SIGTERM or SIGINT."""
+    address, port, workers = _server_options(args)
+    try:
+        from covalent_nb.server.app import serve
+    except ImportError as exc:
+        raise ServerProcessError(
+            f"cannot load the dispatcher server (covalent_nb.server.app): {exc}; "
+            "reinstall covalent-nb (pip install -e .)"
+        ) from exc
+    code = serve(address=address, port=port, workers=workers, cluster=not args.no_cluster)
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start the server in the background and wait until it answers."""
+    return _start(args)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop the background server."""
+    server = _server_process.running_server()
+    if server is None:
+        stale = _server_process.remove_stale_state()
+        print(f"{_NAME} is not running" + (" (removed a stale pid file)" if stale else ""))
+        return EXIT_OK
+    _server_process.stop_server(server, timeout=args.timeout)
+    print(f"stopped {_NAME} (pid {server.pid})")
+    return EXIT_OK
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    """Stop the server, then start it again (on its previous address unless told otherwise)."""
+    server = _server_process.running_server()
+    if server is not None:
+        if server.address and server.port and not args.address and not args.port:
+            args.address, args.port = server.address, server.port
+        _server_process.stop_server(server, timeout=args.timeout)
+        print(f"stopped {_NAME} (pid {server.pid})")
+    return _start(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Say whether the server runs, where, and whether it answers /health."""
+    paths = _config.server_state_paths()
+    server = _server_process.running_server(paths)
+    if server is None:
+        print(f"{_NAME} is not running (start it with `covalent-nb start`)")
+        return EXIT_NOT_RUNNING
+    if server.url is None:
+        print(f"{_NAME} is running (pid {server.pid}) but has not written {paths.info_file} yet")
+        return EXIT_OK
+    print(f"{_NAME} running at {server.url} (pid {server.pid})")
+    token = _server_process.read_server_token(paths) or _config.client_token()
+    status = _server_process.health_status(server.url, token)
+    if status == 200:
+        print("health: ok")
+    else:
+        answer = f"HTTP {status}" if status else "no connection"
+        print(f"health: {server.url}{_server_process.HEALTH_PATH} does not answer ok ({answer}); "
+              "see `covalent-nb logs`")
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """Print the end of the server log."""
+    log_file = _config.server_state_paths().log_file
+    if not log_file.is_file():
+        _err(f"no server log at {log_file} yet; it is written by `covalent-nb start`")
+        return EXIT_FAILED
+    for line in _server_process.log_tail(log_file, args.lines):
+        print(line)
+    return EXIT_OK
+
+
+def _confirm_purge(paths: _config.ServerStatePaths) -> bool:
+    if not sys.stdin.isatty():
+        _err(f"refusing to purge {paths.root} and the config file without confirmation "
+             "(stdin is not a terminal); pass --yes to purge")
+        return False
+    question = (f"Delete all covalent-nb server state in {paths.root} (results, blobs, logs, token) "
+                f"and the config file {_config.config_path()}? [y/N] ")
+    if input(question).strip().lower() in ("y", "yes"):
+        return True
+    _err("purge cancelled; nothing was deleted")
+    return False
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Stop the server and delete its data directory and the config file."""
+    paths = _config.server_state_paths()
+    config_file = _config.config_path()
+    if not paths.root.exists() and not config_file.exists():
+        print(f"nothing to purge: neither {paths.root} nor {config_file} exists")
+        return EXIT_OK
+    if not args.yes and not _confirm_purge(paths):
+        return EXIT_FAILED
+    server = _server_process.running_server(paths)
+    if server is not None:
+        _server_process.stop_server(server)
+        print(f"stopped {_NAME} (pid {server.pid})")
+    deleted = _server_process.delete_server_state(paths)
+    config_file.unlink(missing_ok=True)
+    print(f"purged {paths.root} ({len(deleted)} entries) and {config_file}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the example workflow, starting (and afterwards stopping) a server if none runs."""
+    server = _server_process.running_server()
+    started_now = False
+    if server is None:
+        address, port, workers = _server_options(args)
+        print(f"starting {_NAME} on {address}:{port} for the demo ...")
+        server, started_now = _server_process.start_server(address, port, workers=workers)
+        print(f"{_NAME} running at {server.url} (pid {server.pid})")
+    try:
+        from covalent_nb import demo
+
+        ok = demo.run(dispatcher_addr=server.host_port)
+    finally:
+        if started_now and not args.keep_server:
+            _server_process.stop_server(server)
+            print(f"stopped {_NAME} (pid {server.pid}); pass --keep-server to keep it running")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", help="address to listen on (default: dispatcher.address)")
+    parser.add_argument("-p", "--port", type=_port, help="port to listen on (default: dispatcher.port)")
+    parser.add_argument("-n", "--workers", type=_count,
+                        help="local Dask worker processes (default: server.workers; 0: one per core)")
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="start no local Dask cluster (use dask.scheduler_address or explicit executors)")
+
+
+def _add_timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, default=20.0,
+                        help="seconds to wait after SIGTERM before SIGKILL (default 20)")
+
+
+def _add_verb(
+    subparsers: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=handler.__doc__, description=handler.__doc__)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``covalent-nb`` argument parser with one sub-command per verb."""
+    parser = argparse.ArgumentParser(
+        prog="covalent-nb", description="Run and manage the covalent-nb dispatcher server.",
+        epilog="Config: COVALENT_NB_CONFIG_DIR; server state: COVALENT_NB_DATA_DIR.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_server_options(_add_verb(verbs, "serve", cmd_serve))
+    _add_server_options(_add_verb(verbs, "start", cmd_start))
+    _add_timeout(_add_verb(verbs, "stop", cmd_stop))
+    restart = _add_verb(verbs, "restart", cmd_restart)
+    _add_server_options(restart)
+    _add_timeout(restart)
+    _add_verb(verbs, "status", cmd_status)
+    logs = _add_verb(verbs, "logs", cmd_logs)
+    logs.add_argument("-n", "--lines", type=_count, default=50, help="how many lines (default 50)")
+    purge = _add_verb(verbs, "purge", cmd_purge)
+    purge.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    demo = _add_verb(verbs, "demo", cmd_demo)
+    demo.add_argument("--keep-server", action="store_true", help="leave the server running afterwards")
+    demo.add_argument("-p", "--port", type=_port, help="port for a server the demo starts (default 48008)")
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("covalent-nb")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``covalent-nb`` command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except CovalentNBError as exc:
+        _err(f"{args.command}: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err(f"{args.command}: interrupted")
+        return 130
