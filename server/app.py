@@ -1,0 +1,126 @@
+"""The dispatcher service and the standalone tornado server that hosts it.
+
+:class:`DispatcherService` bundles the store, the event hub and the
+dispatcher; its :meth:`~DispatcherService.handlers` mount the API under any
+URL prefix of any tornado application (the Jupyter extension does that).
+:func:`serve` runs it standalone (``covalent-nb serve`` / ``start``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import tornado.httpserver
+import tornado.web
+
+from .auth import Authenticate, ensure_token, token_authenticator
+from .dispatcher import Dispatcher
+from .events import EventHub
+from .handlers import api_handlers
+from .settings import ServerSettings
+from .store import ResultStore
+
+__all__ = ["DispatcherService", "make_app", "serve"]
+
+log = logging.getLogger("covalent_nb.server")
+
+
+class DispatcherService:
+    """A dispatcher with its result store and event hub, independent of any host."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.store = ResultStore(settings.data_dir)
+        self.hub = EventHub()
+        self.dispatcher = Dispatcher(settings, self.store, self.hub)
+
+    async def start(self) -> None:
+        """Resume the dispatches that were running when the service last stopped."""
+        resumed = await self.dispatcher.resume_unfinished()
+        if resumed:
+            log.info("resumed %d unfinished dispatch(es)", len(resumed))
+
+    async def stop(self) -> None:
+        """Stop the dispatcher and close the store (running work resumes at next start)."""
+        await self.dispatcher.close()
+        self.store.close()
+
+    def handlers(self, prefix: str, authenticate: Authenticate) -> list[tuple[str, type, dict[str, Any]]]:
+        """Routes of the API under ``prefix``, authenticated by ``authenticate``."""
+        if not prefix.endswith("/"):
+            prefix += "/"
+        return api_handlers(prefix, self, authenticate)
+
+
+def make_app(service: DispatcherService, token: str, prefix: str = "/") -> tornado.web.Application:
+    """A tornado application serving the API with token authentication."""
+    return tornado.web.Application(service.handlers(prefix, token_authenticator(token)))
+
+
+def _write_state(data_dir: Path, settings: ServerSettings) -> None:
+    url = f"http://{settings.address}:{settings.port}"
+    (data_dir / "server.pid").write_text(str(os.getpid()))
+    (data_dir / "server.json").write_text(json.dumps(
+        {"pid": os.getpid(), "url": url, "address": settings.address, "port": settings.port}))
+
+
+def _clear_state(data_dir: Path) -> None:
+    for name in ("server.pid", "server.json"):
+        path = data_dir / name
+        try:
+            if name != "server.pid" or path.read_text().strip() == str(os.getpid()):
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+async def _serve(settings: ServerSettings) -> int:
+    token = ensure_token(settings.data_dir)
+    service = DispatcherService(settings)
+    app = make_app(service, token)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_payload_bytes + 1,
+                                           max_buffer_size=64 * 1024 * 1024)
+    try:
+        server.listen(settings.port, settings.address)
+    except OSError as exc:
+        print(f"covalent-nb: cannot listen on {settings.address}:{settings.port}: {exc.strerror}. "
+              "Choose another port with --port.", file=sys.stderr)
+        service.store.close()
+        return 1
+    _write_state(settings.data_dir, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    log.info("covalent-nb dispatcher listening on http://%s:%d", settings.address, settings.port)
+    print(f"covalent-nb dispatcher listening on http://{settings.address}:{settings.port}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        server.stop()
+        await service.stop()
+        _clear_state(settings.data_dir)
+    return 0
+
+
+def serve(address: str | None = None, port: int | None = None, workers: int | None = None,
+          cluster: bool = True, data_dir: str | Path | None = None) -> int:
+    """Run the dispatcher in the foreground until SIGTERM or SIGINT; returns an exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = ServerSettings.from_config(address=address, port=port, workers=workers,
+                                          data_dir=data_dir)
+    settings.cluster = cluster
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(serve())

@@ -1,0 +1,78 @@
+"""Dask clients: the server's own local cluster, started on first need, or existing ones."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+__all__ = ["DaskClusters"]
+
+log = logging.getLogger(__name__)
+
+
+class DaskClusters:
+    """One asynchronous Dask client per scheduler address.
+
+    ``None`` stands for the server's default: the configured scheduler address
+    or, failing that, a ``LocalCluster`` of worker processes started the first
+    time a task needs it.
+    """
+
+    def __init__(self, workers: int, default_address: str = "", allow_local: bool = True) -> None:
+        self.workers = workers
+        self.default_address = default_address or None
+        self.allow_local = allow_local
+        self._clients: dict[str | None, Any] = {}
+        self._starting: dict[str | None, asyncio.Task] = {}
+        self._cluster: Any = None
+
+    def uses_local_cluster(self, address: str | None) -> bool:
+        """True when tasks for ``address`` run on this machine's local cluster (shared disk)."""
+        return (address or self.default_address) is None
+
+    def ready_client(self, address: str | None) -> Any | None:
+        """The client for ``address`` if it is already connected."""
+        return self._clients.get(address or self.default_address)
+
+    async def client(self, address: str | None) -> Any:
+        """The client for ``address``, connecting (or starting the cluster) once."""
+        key = address or self.default_address
+        if key in self._clients:
+            return self._clients[key]
+        if key not in self._starting:
+            self._starting[key] = asyncio.ensure_future(self._connect(key))
+        try:
+            client = await asyncio.shield(self._starting[key])
+        finally:
+            if self._starting.get(key) is not None and self._starting[key].done():
+                self._starting.pop(key, None)
+        self._clients[key] = client
+        return client
+
+    async def _connect(self, address: str | None) -> Any:
+        from distributed import Client, LocalCluster
+
+        if address is None:
+            if not self.allow_local:
+                raise RuntimeError("this server runs without a local Dask cluster (--no-cluster) and no "
+                                   "[dask] scheduler_address is configured: give the task an executor")
+            log.info("starting a local Dask cluster with %d worker processes", self.workers)
+            self._cluster = await LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                               processes=True, asynchronous=True,
+                                               dashboard_address=None, silence_logs=logging.WARNING)
+            return await Client(self._cluster, asynchronous=True)
+        log.info("connecting to the Dask scheduler at %s", address)
+        return await Client(address, asynchronous=True, timeout=30)
+
+    async def close(self) -> None:
+        """Close every client and the local cluster."""
+        for client in self._clients.values():
+            try:
+                await client.close()
+            except Exception:  # closing is best effort
+                log.exception("closing a Dask client failed")
+        self._clients.clear()
+        if self._cluster is not None:
+            await self._cluster.close()
+            self._cluster = None

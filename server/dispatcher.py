@@ -1,0 +1,461 @@
+"""The dispatcher: runs stored dispatches, task by task, as a state machine.
+
+It moves opaque payloads between the store and executors and never unpickles
+them. Tasks on a Dask cluster are submitted as soon as every parent is either
+finished or itself submitted to the same cluster (chained on its future), so
+a chain of tasks does not wait for a server round trip per step. Every status
+change is written to the store (grouped into one transaction per event-loop
+turn) before its event is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from covalent_nb import _frames
+from covalent_nb._serialize import blob_key
+from covalent_nb._status import TERMINAL, Status
+
+from .cluster import DaskClusters
+from .events import EventHub
+from .manifest_check import ManifestError, check_manifest, topological_order
+from .run_state import DispatchRun, NodeRun
+from .settings import ServerSettings
+from .states import check_dispatch_transition, check_node_transition
+from .store import ResultStore
+from .task_frames import TaskFrameBuilder
+from . import executors as server_executors
+
+__all__ = ["Dispatcher", "DispatchNotFound", "ManifestError"]
+
+log = logging.getLogger(__name__)
+
+
+class DispatchNotFound(KeyError):
+    """No dispatch with that id belongs to the caller."""
+
+
+def _failure_frame(message: str) -> bytes:
+    now = time.time()
+    return _frames.pack({"status": "FAILED", "error": message, "traceback": "", "stdout": "",
+                         "stderr": "", "start_time": now, "end_time": now, "output": None})
+
+
+class Dispatcher:
+    """Creates, runs, cancels and resumes dispatches for one server."""
+
+    def __init__(self, settings: ServerSettings, store: ResultStore, hub: EventHub) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.clusters = DaskClusters(settings.worker_count, settings.scheduler_address, settings.cluster)
+        self.frames = TaskFrameBuilder(store, settings.spill_threshold,
+                                       str(settings.data_dir / "pip-cache"))
+        self.executors = server_executors.ExecutorResolver(settings)
+        self.runs: dict[str, DispatchRun] = {}
+        self._in_tx = False
+        self._events: list[dict[str, Any]] = []
+        self._background: set[asyncio.Task] = set()
+
+    # ---- grouped writes ------------------------------------------------------
+
+    def _write(self) -> None:
+        if not self._in_tx:
+            self.store.db.execute("BEGIN")
+            self._in_tx = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Commit pending state changes, then publish their events."""
+        if self._in_tx:
+            self.store.db.execute("COMMIT")
+            self._in_tx = False
+        events, self._events = self._events, []
+        for event in events:
+            self.hub.publish(event)
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_crash)
+        return task
+
+    def _set_node(self, run: DispatchRun, node: NodeRun, status: Status, **fields: Any) -> None:
+        check_node_transition(node.status, status)
+        was_finished = node.finished
+        self._write()
+        node.status = status
+        self.store.update_node(run.id, node.id, status=status.value, **fields)
+        if status in TERMINAL and not was_finished:
+            run.unfinished -= 1
+        self._events.append({"type": "node", "owner": run.owner, "dispatch_id": run.id,
+                             "node_id": node.id, "name": node.name, "status": status.value,
+                             "time": time.time()})
+
+    def _set_dispatch(self, run: DispatchRun, status: Status, **fields: Any) -> None:
+        check_dispatch_transition(run.status, status)
+        self._write()
+        run.status = status
+        self.store.update_dispatch(run.id, status=status.value, **fields)
+        self._events.append({"type": "dispatch", "owner": run.owner, "dispatch_id": run.id,
+                             "status": status.value, "terminal": status in TERMINAL,
+                             "time": time.time()})
+
+    # ---- creating ------------------------------------------------------------
+
+    def create(self, owner: str, manifest: Any, parent: tuple[str, int] | None = None) -> str:
+        """Check and durably store a dispatch, start it, return its id.
+
+        Raises ManifestError (nothing stored) when the manifest is malformed.
+        """
+        checked = check_manifest(manifest, self.store.blobs.has, self.executors.is_known)
+        redispatch_of = manifest.get("redispatch_of")
+        if redispatch_of is not None:
+            previous = self.store.get_dispatch(str(redispatch_of))
+            if previous is None or previous["owner"] != owner:
+                raise DispatchNotFound(f"no dispatch {redispatch_of!r} to redispatch")
+        dispatch_id = str(uuid.uuid4())
+        manifest.pop("blobs", None)
+        rows = [{"node_id": n["id"], "name": n["name"], "kind": n["kind"],
+                 "status": Status.NEW_OBJECT.value, "executor": n.get("executor"),
+                 "fingerprint": n.get("fingerprint")} for n in manifest["nodes"]]
+        record = {"id": dispatch_id, "owner": owner, "name": manifest["name"],
+                  "status": Status.NEW_OBJECT.value, "output_node": manifest["output"],
+                  "parent_id": parent[0] if parent else None,
+                  "parent_node": parent[1] if parent else None,
+                  "redispatch_of": redispatch_of, "node_count": len(rows)}
+        self.flush()
+        with self.store.transaction(durable=True):
+            for key, data in checked.inline_blobs.items():
+                self.store.blobs.put(key, data)
+            self.store.insert_dispatch(record, manifest, rows, checked.blob_keys)
+        run = DispatchRun(dispatch_id, owner, manifest, checked.order, self.executors.resolve)
+        run.parent = parent
+        self.runs[dispatch_id] = run
+        reuse = None
+        if redispatch_of is not None and manifest.get("reuse_previous_results"):
+            reuse = self.store.completed_by_fingerprint(str(redispatch_of))
+        self._spawn(self._start(run, reuse))
+        return dispatch_id
+
+    async def _start(self, run: DispatchRun, reuse: dict[str, dict[str, Any]] | None = None) -> None:
+        now = time.time()
+        if run.status == Status.NEW_OBJECT:
+            self._set_dispatch(run, Status.RUNNING, start_time=now)
+        for nid in run.order:
+            node = run.nodes[nid]
+            if node.status != Status.NEW_OBJECT or node.dead:
+                continue
+            if node.kind == "parameter":
+                self._set_node(run, node, Status.COMPLETED, start_time=now, end_time=now,
+                               output_key=node.spec["value"])
+                node.output_key = node.spec["value"]
+            elif reuse and node.spec.get("fingerprint") in reuse:
+                self._reuse(run, node, reuse[node.spec["fingerprint"]])
+        for node in run.nodes.values():
+            node.waiting = sum(1 for pid, _ in node.inputs if run.nodes[pid].status != Status.COMPLETED)
+        for address in {n.executor["attrs"].get("scheduler_address") for n in run.nodes.values()
+                        if n.is_dask and not n.finished}:
+            try:
+                await self.clusters.client(address)
+            except Exception as exc:
+                self._fail_all(run, f"cannot reach the Dask cluster {address or '(local)'}: {exc}")
+                return
+        for nid in run.order:
+            self._try_submit(run, run.nodes[nid])
+        self._check_finished(run)
+
+    def _reuse(self, run: DispatchRun, node: NodeRun, previous: dict[str, Any]) -> None:
+        self._set_node(run, node, Status.PENDING_REUSE)
+        self._set_node(run, node, Status.COMPLETED, start_time=previous["start_time"],
+                       end_time=previous["end_time"], output_key=previous["output_key"],
+                       output_size=previous["output_size"], stdout=previous["stdout"],
+                       stderr=previous["stderr"])
+        node.output_key = previous["output_key"]
+        self.store.add_dispatch_blob(run.id, previous["output_key"])
+
+    def _fail_all(self, run: DispatchRun, message: str) -> None:
+        for node in run.nodes.values():
+            if not node.finished:
+                self._set_node(run, node, Status.FAILED, error=message, end_time=time.time()) \
+                    if node.status == Status.RUNNING else self._mark_dead(run, node)
+        run.failed.append(-1)
+        self._finalize(run, error=message)
+
+    # ---- submitting ----------------------------------------------------------
+
+    def _try_submit(self, run: DispatchRun, node: NodeRun) -> None:
+        if node.submitted or node.finished or node.kind == "parameter" or run.status in TERMINAL:
+            return
+        if node.waiting == 0:
+            self._submit(run, node)
+            return
+        if not node.is_dask:
+            return
+        address = node.executor["attrs"].get("scheduler_address")
+        for pid, _ in node.inputs:
+            parent = run.nodes[pid]
+            if parent.status == Status.COMPLETED:
+                continue
+            if not parent.chainable or parent.executor["attrs"].get("scheduler_address") != address:
+                return
+        self._submit(run, node)
+
+    def _submit(self, run: DispatchRun, node: NodeRun) -> None:
+        node.submitted = True
+        node.attempts += 1
+        if node.waiting == 0:
+            node.start_time = time.time()
+            self._set_node(run, node, Status.RUNNING, start_time=node.start_time)
+        if node.is_dask:
+            address = node.executor["attrs"].get("scheduler_address")
+            client = self.clusters.ready_client(address)
+            frame, parents = self.frames.build(run, node, self.clusters.uses_local_cluster(address))
+            from covalent_nb.executor.runner import run_task
+
+            future = client.submit(run_task, frame, *parents, pure=False,
+                                   key=f"{node.name}-{run.id}-{node.id}-{node.attempts}")
+            node.handle = future
+            self._spawn(self._await_dask(run, node, future))
+        else:
+            frame, _ = self.frames.build(run, node, shared_fs=True)
+            node.handle = self._spawn(self._run_on_executor(run, node, frame))
+
+    async def _await_dask(self, run: DispatchRun, node: NodeRun, future: Any) -> None:
+        try:
+            frame = await future
+        except Exception as exc:  # the cluster lost or refused the task
+            if node.finished or node.handle is not future:
+                return
+            frame = _failure_frame(f"the Dask cluster could not run the task: {exc!r}")
+        if node.handle is future:
+            self._on_result(run, node, frame)
+
+    async def _run_on_executor(self, run: DispatchRun, node: NodeRun, frame: bytes) -> None:
+        metadata = {"dispatch_id": run.id, "node_id": node.id, "name": node.name}
+        try:
+            frame = await self.executors.run(node.executor, frame, metadata)
+        except asyncio.CancelledError:
+            await self.executors.cancel(node.executor, metadata)
+            raise
+        except Exception as exc:
+            frame = _failure_frame(f"executor {node.executor['name']!r} failed: {exc}")
+        self._on_result(run, node, frame)
+
+    # ---- results -------------------------------------------------------------
+
+    def _on_result(self, run: DispatchRun, node: NodeRun, frame: bytes) -> None:
+        if node.finished or run.status in TERMINAL:
+            return
+        node.handle = None
+        try:
+            meta, blobs = _frames.unpack(frame)
+            status = meta.get("status")
+            if status == "COMPLETED":
+                key, size = self._store_output(meta, blobs)
+                self._complete(run, node, key, size, meta)
+            elif status == "SUBLATTICE":
+                self._start_sublattice(run, node, json.loads(bytes(blobs["manifest"])))
+            elif status == "SKIPPED":
+                self._mark_dead(run, node)
+            else:
+                self._fail(run, node, meta)
+        except (_frames.FrameError, ValueError, KeyError, ManifestError) as exc:
+            self._fail(run, node, {"error": f"the task's result could not be stored: {exc}"})
+        self._check_finished(run)
+
+    def _store_output(self, meta: dict[str, Any], blobs: dict[str, memoryview]) -> tuple[str, int]:
+        ref = meta.get("output") or {}
+        if "blob" in ref:
+            data = blobs[ref["blob"]]
+            key = blob_key(data)
+            self._write()
+            self.store.blobs.put(key, data)
+            return key, len(data)
+        key = meta.get("output_key", "")
+        if "file" in ref and self.store.blobs.is_key(key) and ref["file"] == str(self.store.blobs.path_for(key)):
+            path = self.store.blobs.path_for(key)
+            with open(path, "rb") as handle:
+                import hashlib
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            if digest == key:
+                return key, path.stat().st_size
+        raise ValueError("the runner returned no valid output reference")
+
+    def _complete(self, run: DispatchRun, node: NodeRun, key: str, size: int, meta: dict[str, Any]) -> None:
+        now = time.time()
+        self._set_node(run, node, Status.COMPLETED, start_time=meta.get("start_time", node.start_time),
+                       end_time=meta.get("end_time", now), output_key=key, output_size=size,
+                       stdout=meta.get("stdout", ""), stderr=meta.get("stderr", ""))
+        node.output_key = key
+        self.store.add_dispatch_blob(run.id, key)
+        for cid in node.children:
+            child = run.nodes[cid]
+            child.waiting -= 1
+            if child.finished:
+                continue
+            if child.submitted and child.waiting == 0 and child.status == Status.NEW_OBJECT:
+                child.start_time = now
+                self._set_node(run, child, Status.RUNNING, start_time=now)
+            else:
+                self._try_submit(run, child)
+
+    def _fail(self, run: DispatchRun, node: NodeRun, meta: dict[str, Any]) -> None:
+        if node.status == Status.NEW_OBJECT:
+            self._set_node(run, node, Status.RUNNING, start_time=meta.get("start_time") or time.time())
+        self._set_node(run, node, Status.FAILED, end_time=meta.get("end_time") or time.time(),
+                       error=meta.get("error") or "the task failed", traceback=meta.get("traceback", ""),
+                       stdout=meta.get("stdout", ""), stderr=meta.get("stderr", ""))
+        run.failed.append(node.id)
+        for did in run.descendants(node.id):
+            self._mark_dead(run, run.nodes[did])
+
+    def _mark_dead(self, run: DispatchRun, node: NodeRun) -> None:
+        if node.finished:
+            return
+        self._release(node)
+        node.dead = True
+        run.unfinished -= 1
+
+    def _release(self, node: NodeRun) -> None:
+        handle, node.handle = node.handle, None
+        if handle is not None:
+            handle.cancel()
+
+    def _check_finished(self, run: DispatchRun) -> None:
+        if run.unfinished == 0 and run.status == Status.RUNNING:
+            self._finalize(run)
+
+    def _finalize(self, run: DispatchRun, error: str | None = None) -> None:
+        now = time.time()
+        if run.cancelled:
+            self._set_dispatch(run, Status.CANCELLED, end_time=now, error="the dispatch was cancelled")
+        elif run.failed:
+            names = ", ".join(f"{run.nodes[i].name} (node {i})" for i in run.failed if i in run.nodes)
+            self._set_dispatch(run, Status.FAILED, end_time=now,
+                               error=error or f"task(s) failed: {names}")
+        else:
+            output = run.nodes[run.output]
+            self._set_dispatch(run, Status.COMPLETED, end_time=now, output_key=output.output_key)
+        self.runs.pop(run.id, None)
+        if run.parent is not None:
+            self._sublattice_finished(run)
+
+    # ---- sublattices -----------------------------------------------------------
+
+    def _start_sublattice(self, run: DispatchRun, node: NodeRun, manifest: dict[str, Any]) -> None:
+        child_id = self.create(run.owner, manifest, parent=(run.id, node.id))
+        node.sub_dispatch_id = child_id
+        node.submitted = True
+        self._write()
+        self.store.update_node(run.id, node.id, sub_dispatch_id=child_id)
+
+    def _sublattice_finished(self, child: DispatchRun) -> None:
+        parent_id, node_id = child.parent
+        run = self.runs.get(parent_id)
+        if run is None:
+            return
+        node = run.nodes[node_id]
+        if node.finished:
+            return
+        if child.status == Status.COMPLETED:
+            key = child.nodes[child.output].output_key
+            size = self.store.blobs.size(key) or 0
+            self._complete(run, node, key, size, {"start_time": node.start_time})
+        else:
+            record = self.store.get_dispatch(child.id) or {}
+            self._fail(run, node, {"error": f"sublattice dispatch {child.id} ended {child.status.value}: "
+                                            f"{record.get('error') or ''}"})
+        self._check_finished(run)
+
+    # ---- cancelling ------------------------------------------------------------
+
+    def cancel(self, owner: str, dispatch_id: str, task_ids: list[int] | None = None) -> dict[str, Any]:
+        """Cancel a dispatch, or only some of its tasks; it then ends CANCELLED."""
+        record = self.store.get_dispatch(dispatch_id)
+        if record is None or record["owner"] != owner:
+            raise DispatchNotFound(f"no dispatch with id {dispatch_id!r}")
+        run = self.runs.get(dispatch_id)
+        if run is None:
+            return {"dispatch_id": dispatch_id, "status": record["status"], "cancelled": []}
+        if task_ids is None:
+            targets = [n for n in run.nodes.values() if not n.finished]
+        else:
+            unknown = [t for t in task_ids if t not in run.nodes]
+            if unknown:
+                raise ManifestError(f"dispatch {dispatch_id} has no task(s) {unknown}")
+            targets = [run.nodes[t] for t in task_ids if not run.nodes[t].finished]
+        run.cancelled = True
+        for node in targets:
+            if node.finished:
+                continue
+            self._release(node)
+            if node.sub_dispatch_id and node.sub_dispatch_id in self.runs:
+                self.cancel(owner, node.sub_dispatch_id)
+            self._set_node(run, node, Status.CANCELLED, end_time=time.time())
+            for did in run.descendants(node.id):
+                self._mark_dead(run, run.nodes[did])
+        self._check_finished(run)
+        return {"dispatch_id": dispatch_id, "status": run.status.value, "cancelled": [n.id for n in targets]}
+
+    # ---- restart -----------------------------------------------------------------
+
+    async def resume_unfinished(self) -> list[str]:
+        """Pick up the dispatches that were running when the server stopped."""
+        resumed = []
+        for dispatch_id in self.store.unfinished_dispatches():
+            record = self.store.get_dispatch(dispatch_id)
+            manifest = self.store.get_manifest(dispatch_id)
+            order = topological_order([n["id"] for n in manifest["nodes"]], manifest.get("edges", []))
+            run = DispatchRun(dispatch_id, record["owner"], manifest, order, self.executors.resolve)
+            run.status = Status(record["status"])
+            if record["parent_id"]:
+                run.parent = (record["parent_id"], record["parent_node"])
+            self.runs[dispatch_id] = run
+            self._restore_nodes(run)
+            resumed.append(dispatch_id)
+        for dispatch_id in resumed:
+            run = self.runs.get(dispatch_id)
+            if run is not None:
+                self._spawn(self._start(run))
+        return resumed
+
+    def _restore_nodes(self, run: DispatchRun) -> None:
+        for row in self.store.get_nodes(run.id):
+            node = run.nodes[row["node_id"]]
+            node.status = Status(row["status"])
+            node.output_key = row["output_key"]
+            node.sub_dispatch_id = row["sub_dispatch_id"]
+            if node.status in TERMINAL:
+                run.unfinished -= 1
+            if node.status == Status.FAILED:
+                run.failed.append(node.id)
+            if node.status == Status.CANCELLED:
+                run.cancelled = True
+            if node.status == Status.RUNNING:
+                if node.sub_dispatch_id:
+                    node.submitted = True
+                else:
+                    self._set_node(run, node, Status.NEW_OBJECT)
+        for node in list(run.nodes.values()):
+            if node.status in (Status.FAILED, Status.CANCELLED):
+                for did in run.descendants(node.id):
+                    self._mark_dead(run, run.nodes[did])
+
+    async def close(self) -> None:
+        """Stop waiting on tasks, commit what is pending, shut the Dask clients down."""
+        for task in list(self._background):
+            task.cancel()
+        self.flush()
+        await self.clusters.close()
+
+
+def _log_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("dispatcher task crashed", exc_info=task.exception())

@@ -1,0 +1,290 @@
+"""The versioned HTTP API (``<prefix>api/v1/...``) and its WebSocket of events.
+
+Handlers are thin: they authenticate, parse, call the dispatcher or the
+store, and answer JSON. Every error is ``{"error": message}`` with a 4xx/5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import tornado.web
+import tornado.websocket
+
+from covalent_nb import __version__
+from covalent_nb._status import TERMINAL, Status
+
+from .blobs import BlobUpload
+from .dispatcher import DispatchNotFound, ManifestError
+from .views import dispatch_view
+
+__all__ = ["api_handlers"]
+
+MAX_WAIT_SECONDS = 60.0
+
+
+class _Auth:
+    """Authentication shared by the JSON and WebSocket handlers."""
+
+    def initialize(self, service: Any, authenticate: Any) -> None:
+        self.service = service
+        self.authenticate = authenticate
+        self.owner: str | None = None
+
+    def _require_user(self) -> None:
+        self.owner = self.authenticate(self)
+        if self.owner is None:
+            raise tornado.web.HTTPError(401, reason="missing or wrong token")
+
+
+class ApiHandler(_Auth, tornado.web.RequestHandler):
+    """Base of the JSON handlers."""
+
+    def prepare(self) -> None:
+        self._require_user()
+
+    def check_xsrf_cookie(self) -> None:  # token auth, no cookies
+        return
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload, separators=(",", ":")))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = self._reason
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if status_code == 401:
+            message = ("missing or wrong token: send 'Authorization: token <token>' "
+                       "(the server's token file, dispatcher.token in the config, or COVALENT_NB_TOKEN)")
+        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message}))
+
+    def fail(self, status: int, message: str) -> None:
+        raise tornado.web.HTTPError(status, message, reason=message.splitlines()[0][:200])
+
+    def owned_record(self, dispatch_id: str) -> dict[str, Any]:
+        self.service.dispatcher.flush()
+        record = self.service.store.get_dispatch(dispatch_id)
+        if record is None or record["owner"] != self.owner:
+            self.fail(404, f"no dispatch with id {dispatch_id!r}")
+        return record
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b"null")
+        except ValueError as exc:
+            self.fail(400, f"the request body is not valid JSON: {exc}")
+
+
+class HealthHandler(ApiHandler):
+    """``GET health``: the server is up and the token is right."""
+
+    def get(self) -> None:
+        self.write_json({"status": "ok", "version": __version__})
+
+
+@tornado.web.stream_request_body
+class BlobUploadHandler(ApiHandler):
+    """``PUT blobs/{key}``: a large payload, streamed to disk and checked against its key."""
+
+    upload: BlobUpload | None = None
+
+    def prepare(self) -> None:
+        super().prepare()
+        key = self.path_args[0]
+        store = self.service.store
+        if not store.blobs.is_key(key):
+            self.fail(400, f"{key!r} is not a content key (64 hex digits of sha256)")
+        limit = self.service.settings.max_payload_bytes
+        length = int(self.request.headers.get("Content-Length", "0") or 0)
+        if length > limit:
+            self.fail(413, f"payload of {length} bytes is larger than the server's limit of {limit} "
+                           "bytes (server.max_payload_mb)")
+        self.request.connection.set_max_body_size(limit + 1)
+        self.upload = store.blobs.begin_upload(key, limit)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.upload is None:
+            return
+        try:
+            self.upload.write(chunk)
+        except ValueError as exc:
+            self.upload.abort()
+            self.upload = None
+            self.fail(413, str(exc))
+
+    def put(self, key: str) -> None:
+        if self.upload is None:
+            return
+        try:
+            with self.service.store.transaction():
+                self.upload.finish()
+        except ValueError as exc:
+            self.fail(400, str(exc))
+        self.write_json({"key": key, "size": self.upload.size}, status=201)
+
+    def on_connection_close(self) -> None:
+        if self.upload is not None:
+            self.upload.abort()
+
+
+@tornado.web.stream_request_body
+class DispatchesHandler(ApiHandler):
+    """``POST dispatches``: create one; ``GET dispatches``: the caller's, newest first."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._chunks: list[bytes] = []
+        self._size = 0
+        if self.request.method == "POST":
+            limit = self.service.settings.max_payload_bytes
+            length = int(self.request.headers.get("Content-Length", "0") or 0)
+            if length > limit:
+                self.fail(413, f"dispatch of {length} bytes is larger than the server's limit of {limit} bytes")
+            self.request.connection.set_max_body_size(limit + 1)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self.service.settings.max_payload_bytes:
+            self.fail(413, "dispatch larger than the server's payload limit")
+        self._chunks.append(chunk)
+
+    def post(self) -> None:
+        self.request.body = b"".join(self._chunks)
+        manifest = self.json_body()
+        try:
+            dispatch_id = self.service.dispatcher.create(self.owner, manifest)
+        except ManifestError as exc:
+            self.fail(400, f"malformed dispatch: {exc}")
+        except DispatchNotFound as exc:
+            self.fail(404, str(exc.args[0]))
+        self.write_json({"dispatch_id": dispatch_id}, status=201)
+
+    def get(self) -> None:
+        limit = int(self.get_query_argument("limit", "100"))
+        self.service.dispatcher.flush()
+        items = self.service.store.list_dispatches(self.owner, limit=limit)
+        self.write_json({"dispatches": items})
+
+
+class DispatchHandler(ApiHandler):
+    """``GET dispatches/{id}``: its state (``?status_only=1``: id and status)."""
+
+    def get(self, dispatch_id: str) -> None:
+        record = self.owned_record(dispatch_id)
+        if self.get_query_argument("status_only", "0") in ("1", "true"):
+            self.write_json({"id": dispatch_id, "status": record["status"]})
+            return
+        inline = self.get_query_argument("inline_output", "0") in ("1", "true")
+        self.write_json(dispatch_view(self.service.store, record, inline_output=inline))
+
+
+class WaitHandler(ApiHandler):
+    """``GET dispatches/{id}/wait?timeout=S``: long-poll until the dispatch ends."""
+
+    async def get(self, dispatch_id: str) -> None:
+        record = self.owned_record(dispatch_id)
+        try:
+            timeout = min(float(self.get_query_argument("timeout", "30")), MAX_WAIT_SECONDS)
+        except ValueError:
+            self.fail(400, "timeout must be a number of seconds")
+        if Status(record["status"]) not in TERMINAL:
+            waiter = self.service.hub.wait_terminal(dispatch_id)
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except asyncio.TimeoutError:
+                pass
+            record = self.owned_record(dispatch_id)
+        inline = self.get_query_argument("inline_output", "1") in ("1", "true")
+        self.write_json(dispatch_view(self.service.store, record, inline_output=inline))
+
+
+class CancelHandler(ApiHandler):
+    """``POST dispatches/{id}/cancel`` with ``{"task_ids": [...] or null}``."""
+
+    def post(self, dispatch_id: str) -> None:
+        self.owned_record(dispatch_id)
+        body = self.json_body() or {}
+        task_ids = body.get("task_ids") if isinstance(body, dict) else None
+        if task_ids is not None and not (isinstance(task_ids, list) and all(isinstance(t, int) for t in task_ids)):
+            self.fail(400, "task_ids must be a list of integer node ids")
+        try:
+            outcome = self.service.dispatcher.cancel(self.owner, dispatch_id, task_ids)
+        except ManifestError as exc:
+            self.fail(400, str(exc))
+        self.write_json(outcome)
+
+
+class DispatchBlobHandler(ApiHandler):
+    """``GET dispatches/{id}/blobs/{key}``: a payload of that dispatch, streamed."""
+
+    async def get(self, dispatch_id: str, key: str) -> None:
+        self.owned_record(dispatch_id)
+        store = self.service.store
+        if not store.dispatch_has_blob(dispatch_id, key) or not store.blobs.has(key):
+            self.fail(404, f"dispatch {dispatch_id} has no payload {key!r}")
+        self.set_header("Content-Type", "application/octet-stream")
+        for chunk in store.blobs.iter_chunks(key):
+            self.write(chunk)
+            await self.flush()
+        self.finish()
+
+
+class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
+    """``GET events?dispatch_id=...``: a WebSocket of status events (all of the caller's without an id)."""
+
+    def prepare(self) -> None:
+        self._require_user()
+        self.dispatch_id = self.get_query_argument("dispatch_id", None)
+        if self.dispatch_id:
+            record = self.service.store.get_dispatch(self.dispatch_id)
+            if record is None or record["owner"] != self.owner:
+                raise tornado.web.HTTPError(404, reason=f"no dispatch {self.dispatch_id!r}")
+
+    def check_origin(self, origin: str) -> bool:  # the token, not the origin, authorizes
+        return True
+
+    def open(self) -> None:
+        self._unsubscribe = self.service.hub.subscribe(self._send, owner=self.owner,
+                                                       dispatch_id=self.dispatch_id)
+        if self.dispatch_id:
+            record = self.service.store.get_dispatch(self.dispatch_id)
+            self.write_message(json.dumps({"type": "snapshot", "dispatch_id": self.dispatch_id,
+                                           "status": record["status"],
+                                           "nodes": {n["node_id"]: n["status"] for n in
+                                                     self.service.store.get_nodes(self.dispatch_id)}}))
+
+    def _send(self, event: dict[str, Any]) -> None:
+        public = {k: v for k, v in event.items() if k != "owner"}
+        try:
+            self.write_message(json.dumps(public))
+        except tornado.websocket.WebSocketClosedError:
+            self._unsubscribe()
+
+    def on_close(self) -> None:
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+
+
+def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str, type, dict[str, Any]]]:
+    """The URL routes of the API under ``prefix`` (which ends with '/')."""
+    base = f"{prefix}api/v1/"
+    kwargs = {"service": service, "authenticate": authenticate}
+    dispatch = r"dispatches/([0-9a-fA-F-]{1,64})"
+    routes = [
+        ("health", HealthHandler),
+        (r"blobs/([^/]+)", BlobUploadHandler),
+        ("dispatches", DispatchesHandler),
+        (dispatch, DispatchHandler),
+        (dispatch + "/wait", WaitHandler),
+        (dispatch + "/cancel", CancelHandler),
+        (dispatch + r"/blobs/([0-9a-f]{64})", DispatchBlobHandler),
+        ("events", EventsHandler),
+    ]
+    return [(base + path, handler, kwargs) for path, handler in routes]

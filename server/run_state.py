@@ -1,0 +1,117 @@
+"""In-memory state of the dispatches that are running, with documented fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from covalent_nb._status import TERMINAL, Status
+
+__all__ = ["NodeRun", "DispatchRun"]
+
+
+class NodeRun:
+    """One task of a running dispatch.
+
+    Fields:
+        id, name, kind: from the manifest.
+        spec: the node's manifest entry.
+        executor: the resolved executor spec ``{"name", "attrs"}``.
+        status: the task's current status (as stored).
+        output_key: content key of its output once COMPLETED.
+        inputs: incoming edges ``(parent_id, param)`` in manifest order.
+        children: ids of nodes with an edge from this one.
+        waiting: parents not yet COMPLETED.
+        submitted: handed to an executor (maybe before its parents finished,
+            when Dask chains it on their futures).
+        dead: will never run (an ancestor failed or was cancelled).
+        handle: what cancels it: a Dask future, or an asyncio task.
+        sub_dispatch_id: the child dispatch of a sublattice node.
+        attempts: how many times it has been started (retries).
+    """
+
+    __slots__ = ("id", "name", "kind", "spec", "executor", "status", "output_key", "inputs",
+                 "children", "waiting", "submitted", "dead", "handle", "sub_dispatch_id",
+                 "attempts", "start_time")
+
+    def __init__(self, spec: dict[str, Any], executor: dict[str, Any]) -> None:
+        self.id: int = spec["id"]
+        self.name: str = spec["name"]
+        self.kind: str = spec["kind"]
+        self.spec = spec
+        self.executor = executor
+        self.status = Status.NEW_OBJECT
+        self.output_key: str | None = None
+        self.inputs: list[tuple[int, dict[str, Any]]] = []
+        self.children: list[int] = []
+        self.waiting = 0
+        self.submitted = False
+        self.dead = False
+        self.handle: Any = None
+        self.sub_dispatch_id: str | None = None
+        self.attempts = 0
+        self.start_time: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the task is terminal or will never run."""
+        return self.dead or self.status in TERMINAL
+
+    @property
+    def is_dask(self) -> bool:
+        """True when the task runs on a Dask cluster."""
+        return self.executor["name"] == "dask"
+
+    @property
+    def chainable(self) -> bool:
+        """True when children on the same Dask cluster may be chained on this task's future."""
+        return self.is_dask and self.kind != "sublattice" and self.submitted and self.handle is not None
+
+
+class DispatchRun:
+    """A dispatch being executed.
+
+    Fields:
+        id, owner, name: identity.
+        nodes: every task by id; order: a topological order of their ids.
+        output: the node whose output is the workflow's result.
+        unfinished: how many tasks are not yet finished (see NodeRun.finished).
+        failed: ids of tasks that FAILED; cancelled: a cancel was asked.
+        parent: (parent dispatch id, node id) for a sublattice's dispatch.
+        status: the dispatch's status.
+    """
+
+    __slots__ = ("id", "owner", "name", "nodes", "order", "output", "unfinished", "failed",
+                 "cancelled", "parent", "status", "lattice_executor")
+
+    def __init__(self, dispatch_id: str, owner: str, manifest: dict[str, Any], order: list[int],
+                 resolve_executor: Any) -> None:
+        self.id = dispatch_id
+        self.owner = owner
+        self.name: str = manifest["name"]
+        self.lattice_executor = manifest["lattice"].get("executor")
+        self.nodes: dict[int, NodeRun] = {}
+        for spec in manifest["nodes"]:
+            executor = resolve_executor(spec.get("executor") or self.lattice_executor)
+            self.nodes[spec["id"]] = NodeRun(spec, executor)
+        for edge in manifest.get("edges", []):
+            child = self.nodes[edge["target"]]
+            child.inputs.append((edge["source"], edge["param"]))
+            self.nodes[edge["source"]].children.append(edge["target"])
+        self.order = order
+        self.output: int = manifest["output"]
+        self.unfinished = len(self.nodes)
+        self.failed: list[int] = []
+        self.cancelled = False
+        self.parent: tuple[str, int] | None = None
+        self.status = Status.NEW_OBJECT
+
+    def descendants(self, node_id: int) -> list[int]:
+        """Every node reachable from ``node_id`` (not itself)."""
+        seen: set[int] = set()
+        stack = list(self.nodes[node_id].children)
+        while stack:
+            nid = stack.pop()
+            if nid not in seen:
+                seen.add(nid)
+                stack.extend(self.nodes[nid].children)
+        return list(seen)

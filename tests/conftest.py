@@ -1,0 +1,79 @@
+"""Shared fixtures: a real dispatcher started through the CLI on a free loopback port."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclasses.dataclass
+class RunningServer:
+    """A dispatcher process started for the tests."""
+
+    address: str
+    port: int
+    env: dict[str, str]
+    data_dir: Path
+
+    @property
+    def addr(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "server.token").read_text().strip()
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run ``covalent-nb ARGS`` against this server's config and data dir."""
+        return subprocess.run([sys.executable, "-m", "covalent_nb", *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+def start_server(root: Path, workers: int = 2, extra: tuple[str, ...] = ()) -> RunningServer:
+    """Start a server with its own config and data dirs under ``root``."""
+    port = free_port()
+    env = dict(os.environ)
+    env["COVALENT_NB_CONFIG_DIR"] = str(root / "config")
+    env["COVALENT_NB_DATA_DIR"] = str(root / "data")
+    env.pop("COVALENT_NB_TOKEN", None)
+    server = RunningServer("127.0.0.1", port, env, root / "data")
+    done = server.cli("start", "--address", "127.0.0.1", "--port", str(port), "--workers", str(workers), *extra)
+    assert done.returncode == 0, f"server did not start:\n{done.stdout}\n{done.stderr}"
+    return server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One dispatcher for the session; the test process's client is configured for it."""
+    root = tmp_path_factory.mktemp("covalent_nb")
+    running = start_server(root)
+    saved = {k: os.environ.get(k) for k in ("COVALENT_NB_CONFIG_DIR", "COVALENT_NB_DATA_DIR", "COVALENT_NB_TOKEN")}
+    os.environ["COVALENT_NB_CONFIG_DIR"] = running.env["COVALENT_NB_CONFIG_DIR"]
+    os.environ["COVALENT_NB_DATA_DIR"] = running.env["COVALENT_NB_DATA_DIR"]
+    os.environ.pop("COVALENT_NB_TOKEN", None)
+    import covalent_nb as ct
+
+    ct.reload_config()
+    ct.set_config({"dispatcher.address": running.address, "dispatcher.port": running.port})
+    yield running
+    running.cli("stop")
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    ct.reload_config()

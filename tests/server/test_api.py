@@ -1,0 +1,229 @@
+"""The HTTP API of a real server process: auth, bad input, events, durability, restarts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+import covalent_nb as ct
+from tests.conftest import RunningServer, free_port, start_server
+
+
+def call(server: RunningServer, method: str, path: str, body: bytes | None = None,
+         token: str | None = "default") -> tuple[int, dict]:
+    """One raw HTTP request; returns (status, JSON body)."""
+    request = urllib.request.Request(f"http://{server.addr}/api/v1/{path}", data=body, method=method)
+    if token == "default":
+        token = server.token
+    if token:
+        request.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+@ct.electron
+def inc(x):
+    return x + 1
+
+
+@ct.lattice
+def small(x):
+    return inc(x)
+
+
+def dispatch_count(server: RunningServer) -> int:
+    return len(call(server, "GET", "dispatches?limit=100000")[1]["dispatches"])
+
+
+def test_every_call_needs_the_token(server):
+    for method, path in [("GET", "health"), ("GET", "dispatches"), ("POST", "dispatches"),
+                         ("GET", "dispatches/abc"), ("PUT", "blobs/" + "0" * 64)]:
+        status, body = call(server, method, path, b"{}" if method != "GET" else None, token=None)
+        assert status == 401, (method, path)
+        assert "token" in body["error"]
+        status, _ = call(server, method, path, b"{}" if method != "GET" else None, token="wrong")
+        assert status == 401
+
+
+def test_client_with_wrong_token_gets_clear_exception(server, monkeypatch):
+    monkeypatch.setenv("COVALENT_NB_TOKEN", "not-the-token")
+    with pytest.raises(ct.AuthenticationError, match="refused the token"):
+        ct.dispatch(small)(1)
+
+
+def test_malformed_requests_store_nothing(server):
+    before = dispatch_count(server)
+    status, body = call(server, "POST", "dispatches", b"{not json")
+    assert status == 400 and "JSON" in body["error"]
+    status, body = call(server, "POST", "dispatches", json.dumps({"format": 1, "name": "x"}).encode())
+    assert status == 400 and "lattice" in body["error"]
+    status, body = call(server, "POST", "dispatches", json.dumps([1, 2]).encode())
+    assert status == 400
+    # a manifest naming a payload that was never sent
+    from covalent_nb.workflow import build_manifest
+    manifest, _blobs = build_manifest(small, (1,), {})
+    manifest["blobs"] = {}
+    status, body = call(server, "POST", "dispatches", json.dumps(manifest).encode())
+    assert status == 400 and "neither sent inline nor uploaded" in body["error"]
+    # a cycle
+    manifest, blobs = build_manifest(small, (1,), {})
+    import base64
+    manifest["blobs"] = {k: base64.b64encode(v).decode() for k, v in blobs.items()}
+    manifest["edges"].append({"source": manifest["output"], "target": manifest["output"],
+                              "param": {"kind": "wait"}})
+    status, body = call(server, "POST", "dispatches", json.dumps(manifest).encode())
+    assert status == 400 and "cycle" in body["error"]
+    assert dispatch_count(server) == before
+    # the server still serves
+    assert ct.dispatch_sync(small)(1).result == 2
+
+
+def test_unknown_ids_and_payloads(server):
+    status, body = call(server, "GET", "dispatches/12345678-0000-0000-0000-000000000000")
+    assert status == 404 and "no dispatch" in body["error"]
+    status, _ = call(server, "POST", "dispatches/12345678-0000-0000-0000-000000000000/cancel", b"{}")
+    assert status == 404
+    dispatch_id = ct.dispatch(small)(1)
+    ct.get_result(dispatch_id, wait=True)
+    status, _ = call(server, "GET", f"dispatches/{dispatch_id}/blobs/{'a' * 64}")
+    assert status == 404
+    status, body = call(server, "POST", f"dispatches/{dispatch_id}/cancel", json.dumps({"task_ids": ["x"]}).encode())
+    assert status == 400
+
+
+def test_blob_upload_checks_its_key(server):
+    data = b"hello" * 100000
+    key = hashlib.sha256(data).hexdigest()
+    status, body = call(server, "PUT", "blobs/" + "b" * 64, data)
+    assert status == 400 and "does not match" in body["error"]
+    status, body = call(server, "PUT", f"blobs/{key}", data)
+    assert status == 201 and body["size"] == len(data)
+    status, body = call(server, "PUT", "blobs/not-a-key", data)
+    assert status == 400
+
+
+def test_dispatch_is_durable_when_acknowledged(server):
+    dispatch_id = ct.dispatch(small)(41)
+    db = sqlite3.connect(f"file:{server.data_dir / 'results.db'}?mode=ro", uri=True)
+    row = db.execute("SELECT name, manifest FROM dispatches WHERE id=?", (dispatch_id,)).fetchone()
+    db.close()
+    assert row is not None and row[0] == "small"
+    manifest = json.loads(row[1])
+    assert "def small" in manifest["lattice"]["source"]
+    assert ct.get_result(dispatch_id, wait=True).result == 42
+
+
+def test_events_websocket_pushes_status_changes(server):
+    import asyncio
+    import tornado.websocket
+
+    @ct.electron
+    def slow(x):
+        import time
+        time.sleep(0.5)
+        return x
+
+    @ct.lattice
+    def flow(x):
+        return slow(x)
+
+    dispatch_id = ct.dispatch(flow)(1)
+
+    async def listen() -> list[dict]:
+        url = f"ws://{server.addr}/api/v1/events?dispatch_id={dispatch_id}&token={server.token}"
+        conn = await tornado.websocket.websocket_connect(url)
+        events = []
+        while True:
+            message = await asyncio.wait_for(conn.read_message(), 30)
+            assert message is not None
+            event = json.loads(message)
+            events.append(event)
+            if event["type"] == "dispatch" and event["terminal"] or (
+                    event["type"] == "snapshot" and event["status"] == "COMPLETED"):
+                conn.close()
+                return events
+
+    events = asyncio.run(listen())
+    assert events[0]["type"] == "snapshot"
+    statuses = [e["status"] for e in events[1:] if e["type"] == "node" and e["name"] == "slow"]
+    assert statuses[-1:] == ["COMPLETED"] or events[0]["status"] == "COMPLETED"
+
+
+def test_websocket_needs_token(server):
+    import asyncio
+    import tornado.httpclient
+    import tornado.websocket
+
+    async def connect() -> None:
+        await tornado.websocket.websocket_connect(f"ws://{server.addr}/api/v1/events")
+
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        asyncio.run(connect())
+    assert info.value.code == 401
+
+
+def test_build_errors_and_unpicklable_arguments_dispatch_nothing(server):
+    @ct.lattice
+    def broken(x):
+        raise RuntimeError("bad body")
+
+    before = dispatch_count(server)
+    with pytest.raises(ct.GraphBuildError, match="bad body"):
+        ct.dispatch(broken)(1)
+    with pytest.raises(ct.SerializationError):
+        ct.dispatch(small)(threading.Lock())
+    assert dispatch_count(server) == before
+
+
+def test_unreachable_dispatcher_names_address():
+    port = free_port()
+    with pytest.raises(ct.DispatcherUnreachableError, match=f"127.0.0.1:{port}.*covalent-nb start"):
+        ct.dispatch(small, dispatcher_addr=f"127.0.0.1:{port}")(1)
+
+
+def test_list_dispatches_newest_first(server):
+    first = ct.dispatch(small)(1)
+    second = ct.dispatch(small)(2)
+    ct.get_result(second, wait=True)
+    ids = [d["id"] for d in call(server, "GET", "dispatches")[1]["dispatches"]]
+    assert ids.index(second) < ids.index(first)
+
+
+def test_oversize_payload_and_restart_survival(tmp_path):
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "covalent.conf").write_text("[server]\nmax_payload_mb = 1\n")
+    other = start_server(tmp_path, workers=1)
+    try:
+        import os
+        big = os.urandom(2 * 1024 * 1024)
+        key = hashlib.sha256(big).hexdigest()
+        status, body = call(other, "PUT", f"blobs/{key}", big)
+        assert status == 413 and "limit" in body["error"]
+        saved = os.environ.get("COVALENT_NB_TOKEN")
+        os.environ["COVALENT_NB_TOKEN"] = other.token
+        try:
+            with pytest.raises(ct.DispatcherError, match="limit"):
+                ct.dispatch(small, dispatcher_addr=other.addr)(big)
+            dispatch_id = ct.dispatch(small, dispatcher_addr=other.addr)(10)
+            assert ct.get_result(dispatch_id, wait=True, dispatcher_addr=other.addr).result == 11
+            done = other.cli("restart", "--address", "127.0.0.1", "--port", str(other.port), "--workers", "1")
+            assert done.returncode == 0, done.stderr
+            again = ct.get_result(dispatch_id, dispatcher_addr=other.addr)
+            assert again.status == "COMPLETED" and again.result == 11
+        finally:
+            if saved is None:
+                os.environ.pop("COVALENT_NB_TOKEN", None)
+            else:
+                os.environ["COVALENT_NB_TOKEN"] = saved
+    finally:
+        other.cli("stop")
