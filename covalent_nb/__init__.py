@@ -18,19 +18,54 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from covalent_nb import executor
-from covalent_nb._config import get_config, reload_config, set_config
+import importlib
+from typing import Any
+
 from covalent_nb._status import Status
-from covalent_nb.client import cancel, dispatch, dispatch_sync, get_result, redispatch
-from covalent_nb.errors import (AuthenticationError, CovalentNBError, DispatcherError,
-                                DispatcherUnreachableError, DispatchNotFoundError, ExecutorError,
-                                GraphBuildError, SerializationError)
-from covalent_nb.result import Result
-from covalent_nb.workflow import (DepsBash, DepsCall, DepsPip, Electron, Lattice, electron,
-                                  lattice, wait)
 
 #: Covalent's status constants: ``ct.status.COMPLETED == "COMPLETED"``.
 status = Status
+
+# Public names and the modules they live in, imported on first use so that
+# the CLI and task processes start fast (the workflow model needs networkx).
+_LAZY = {
+    "executor": "covalent_nb.executor",
+    "get_config": "covalent_nb._config",
+    "reload_config": "covalent_nb._config",
+    "set_config": "covalent_nb._config",
+    "cancel": "covalent_nb.client",
+    "dispatch": "covalent_nb.client",
+    "dispatch_sync": "covalent_nb.client",
+    "get_result": "covalent_nb.client",
+    "redispatch": "covalent_nb.client",
+    "Result": "covalent_nb.result",
+    "DepsBash": "covalent_nb.workflow",
+    "DepsCall": "covalent_nb.workflow",
+    "DepsPip": "covalent_nb.workflow",
+    "Electron": "covalent_nb.workflow",
+    "Lattice": "covalent_nb.workflow",
+    "electron": "covalent_nb.workflow",
+    "lattice": "covalent_nb.workflow",
+    "wait": "covalent_nb.workflow",
+    **{name: "covalent_nb.errors" for name in (
+        "AuthenticationError", "CovalentNBError", "DispatcherError", "DispatcherUnreachableError",
+        "DispatchNotFoundError", "ExecutorError", "GraphBuildError", "SerializationError")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'covalent_nb' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "__version__",

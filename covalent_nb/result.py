@@ -71,8 +71,17 @@ class Result:
     @property
     def inputs(self) -> dict[str, Any]:
         """The lattice's inputs: ``{"args": [...], "kwargs": {...}}``."""
-        args, kwargs = self._payload(self._view["inputs"]["blob"])
-        return {"args": list(args), "kwargs": dict(kwargs)}
+        return {"args": list(self.input_args), "kwargs": self.input_kwargs}
+
+    @property
+    def input_args(self) -> tuple[Any, ...]:
+        """The lattice's positional arguments."""
+        return tuple(self._payload(key) for key in self._view["inputs"]["args"])
+
+    @property
+    def input_kwargs(self) -> dict[str, Any]:
+        """The lattice's keyword arguments."""
+        return {name: self._payload(key) for name, key in self._view["inputs"]["kwargs"].items()}
 
     @property
     def lattice(self) -> Any:

@@ -121,7 +121,13 @@ def check_manifest(manifest: Any, has_blob: Callable[[str], bool],
     _check_executor(lattice.get("executor"), "lattice", known_executor)
     inputs = manifest.get("inputs")
     _require(isinstance(inputs, dict), "'inputs' must be an object")
-    need_blob(inputs.get("blob"), "inputs")
+    in_args, in_kwargs = inputs.get("args"), inputs.get("kwargs")
+    _require(isinstance(in_args, list) and isinstance(in_kwargs, dict),
+             "'inputs' must have 'args' (a list) and 'kwargs' (an object) of payload keys")
+    for i, key in enumerate(in_args):
+        need_blob(key, f"input argument {i}")
+    for name, key in in_kwargs.items():
+        need_blob(key, f"input argument {name!r}")
 
     nodes = manifest.get("nodes")
     _require(isinstance(nodes, list) and nodes, "'nodes' must be a non-empty list")

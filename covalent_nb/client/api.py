@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
-from covalent_nb._serialize import loads
 from covalent_nb._status import TERMINAL, Status
 from covalent_nb.result import Result
 
@@ -101,11 +100,10 @@ def redispatch(dispatch_id: str, replace_electrons: dict[str, Any] | None = None
     """
     def submit(*args: Any, **kwargs: Any) -> str:
         conn = connection(dispatcher_addr)
-        view = conn.get_json(f"dispatches/{dispatch_id}")
-        lattice = loads(conn.request("GET", f"dispatches/{dispatch_id}/blobs/{view['lattice']['blob']}"))
+        previous = Result(conn.get_json(f"dispatches/{dispatch_id}"), conn)
         if not args and not kwargs:
-            args, kwargs = loads(conn.request("GET", f"dispatches/{dispatch_id}/blobs/{view['inputs']['blob']}"))
-        manifest, blobs = _build(lattice, tuple(args), dict(kwargs), replace_electrons)
+            args, kwargs = previous.input_args, previous.input_kwargs
+        manifest, blobs = _build(previous.lattice, tuple(args), dict(kwargs), replace_electrons)
         manifest["redispatch_of"] = dispatch_id
         manifest["reuse_previous_results"] = bool(reuse_previous_results)
         return _submit(conn, manifest, blobs)

@@ -81,8 +81,12 @@ def build_manifest(lattice: Lattice, args: tuple[Any, ...] | list[Any] = (),
             "executor": lattice.executor_spec,
             "workflow_executor": lattice.workflow_executor_spec,
         },
+        # One payload per argument: a large input used by a task is then the
+        # same payload as its parameter node, sent and stored once.
         "inputs": {
-            "blob": store.add_object((args, kwargs), f"the inputs of lattice {name!r}"),
+            "args": [store.add_object(a, f"argument {i} of lattice {name!r}") for i, a in enumerate(args)],
+            "kwargs": {key: store.add_object(value, f"argument {key!r} of lattice {name!r}")
+                       for key, value in kwargs.items()},
             "repr": {"args": [short_repr(a) for a in args],
                      "kwargs": {key: short_repr(value) for key, value in kwargs.items()}},
         },

@@ -233,8 +233,9 @@ def test_sublattice_returns_the_inner_manifest_with_its_inputs() -> None:
     manifest = json.loads(bytes(blobs["manifest"]))
     assert manifest["name"] == "inner"
     inline = manifest["blobs"]
-    args, kwargs = loads(base64.b64decode(inline[manifest["inputs"]["blob"]]))
-    assert (list(args), kwargs) == ([41], {"y": 5})
+    args = [loads(base64.b64decode(inline[key])) for key in manifest["inputs"]["args"]]
+    kwargs = {name: loads(base64.b64decode(inline[key])) for name, key in manifest["inputs"]["kwargs"].items()}
+    assert (args, kwargs) == ([41], {"y": 5})
     assert all(node["function"] in inline for node in manifest["nodes"] if node["function"])
 
 
