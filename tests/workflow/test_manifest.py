@@ -57,7 +57,8 @@ def test_top_level_format() -> None:
     assert lat["doc"] == "Sums and picks." and "def flow" in lat["source"]
     assert lat["executor"] == {"name": "dask", "attrs": {}} and lat["workflow_executor"] is None
     assert isinstance(load(blobs, lat["blob"]), Lattice)
-    assert load(blobs, manifest["inputs"]["blob"]) == ((1,), {"b": 5})
+    assert [load(blobs, key) for key in manifest["inputs"]["args"]] == [1]
+    assert {name: load(blobs, key) for name, key in manifest["inputs"]["kwargs"].items()} == {"b": 5}
     assert manifest["inputs"]["repr"] == {"args": ["1"], "kwargs": {"b": "5"}}
     assert json.loads(json.dumps(manifest)) == manifest
     assert all(key == _serialize.blob_key(data) for key, data in blobs.items())
@@ -121,7 +122,7 @@ def test_fan_out_pickles_the_function_once_and_dedups_blobs() -> None:
     # 200 distinct values 0..199 plus the shared literal 1 (twice 200 parameter nodes).
     value_keys = {node["value"] for node in manifest["nodes"] if node["kind"] == "parameter"}
     assert len(value_keys) == 200
-    assert len(blobs) == len(value_keys) + 5  # + add, total, template, lattice, inputs
+    assert len(blobs) == len(value_keys) + 5  # + add, total, template, lattice, the input 200
 
 
 def test_fingerprints_equal_for_equal_graphs_and_change_with_inputs() -> None:
