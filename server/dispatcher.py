@@ -181,11 +181,9 @@ class Dispatcher:
         self.store.add_dispatch_blob(run.id, previous["output_key"])
 
     def _fail_all(self, run: DispatchRun, message: str) -> None:
+        """End a dispatch that cannot run at all (its tasks never start)."""
         for node in run.nodes.values():
-            if not node.finished:
-                self._set_node(run, node, Status.FAILED, error=message, end_time=time.time()) \
-                    if node.status == Status.RUNNING else self._mark_dead(run, node)
-        run.failed.append(-1)
+            self._mark_dead(run, node)
         self._finalize(run, error=message)
 
     # ---- submitting ----------------------------------------------------------
@@ -336,8 +334,8 @@ class Dispatcher:
         now = time.time()
         if run.cancelled:
             self._set_dispatch(run, Status.CANCELLED, end_time=now, error="the dispatch was cancelled")
-        elif run.failed:
-            names = ", ".join(f"{run.nodes[i].name} (node {i})" for i in run.failed if i in run.nodes)
+        elif run.failed or error:
+            names = ", ".join(f"{run.nodes[i].name} (node {i})" for i in run.failed)
             self._set_dispatch(run, Status.FAILED, end_time=now,
                                error=error or f"task(s) failed: {names}")
         else:

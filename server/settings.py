@@ -41,9 +41,8 @@ class ServerSettings:
 
         conf = _config.get_config()
         server = conf.get("server", {})
-        data_dir = server.get("data_dir") or str(_config.data_dir())
         settings = cls(
-            data_dir=Path(data_dir),
+            data_dir=_config.data_dir(),
             address=conf["dispatcher"].get("address", "localhost"),
             port=int(conf["dispatcher"].get("port", 48008)),
             workers=int(server.get("workers", 0)),

@@ -63,6 +63,9 @@ def current_builder() -> "GraphBuilder | None":
 
 def short_repr(value: Any) -> str:
     """A length-limited repr, safe on objects whose ``__repr__`` fails."""
+    if isinstance(value, (bytes, bytearray, memoryview)) and len(value) > 64:
+        # reprlib would repr the whole buffer first: megabytes of work for a label
+        return f"<{type(value).__name__} of {len(value)} bytes: {bytes(value[:24])!r}...>"
     try:
         return _repr.repr(value)
     except Exception:

@@ -278,3 +278,11 @@ def test_networkx_view_len_and_repr() -> None:
     assert view.nodes[1]["name"] == "inc"
     view.remove_node(0)
     assert len(graph) == 3  # a copy
+
+
+def test_large_bytes_are_labelled_without_a_full_repr() -> None:
+    from covalent_nb.workflow.builder import short_repr
+
+    label = short_repr(b"x" * 10_000_000)
+    assert label.startswith("<bytes of 10000000 bytes: b'xxxx") and len(label) < 100
+    assert short_repr(b"abc") == "b'abc'"
