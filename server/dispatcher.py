@@ -20,6 +20,7 @@ from typing import Any
 from covalent_nb import _frames
 from covalent_nb._serialize import blob_key
 from covalent_nb._status import TERMINAL, Status
+from covalent_nb.executor.time_limit import time_limit_failure
 
 from .cluster import DaskClusters
 from .events import EventHub
@@ -34,6 +35,9 @@ from . import executors as server_executors
 __all__ = ["Dispatcher", "DispatchNotFound", "ManifestError"]
 
 log = logging.getLogger(__name__)
+
+EXECUTOR_GRACE_SECONDS = 30.0
+"""How long past a task's time limit the server waits for a non-Dask executor to report."""
 
 
 class DispatchNotFound(KeyError):
@@ -208,7 +212,7 @@ class Dispatcher:
     def _submit(self, run: DispatchRun, node: NodeRun) -> None:
         node.submitted = True
         node.attempts += 1
-        if node.waiting == 0:
+        if node.waiting == 0 and node.status == Status.NEW_OBJECT:
             node.start_time = time.time()
             self._set_node(run, node, Status.RUNNING, start_time=node.start_time)
         if node.is_dask:
@@ -237,8 +241,15 @@ class Dispatcher:
 
     async def _run_on_executor(self, run: DispatchRun, node: NodeRun, frame: bytes) -> None:
         metadata = {"dispatch_id": run.id, "node_id": node.id, "name": node.name}
+        limit = node.time_limit
         try:
-            frame = await self.executors.run(node.executor, frame, metadata)
+            # The runner stops the task at its limit; this is the backstop for a remote
+            # executor that does not answer in time.
+            frame = await asyncio.wait_for(self.executors.run(node.executor, frame, metadata),
+                                           None if limit is None else limit + EXECUTOR_GRACE_SECONDS)
+        except asyncio.TimeoutError:
+            await self.executors.cancel(node.executor, metadata)
+            frame = time_limit_failure(limit, node.start_time or time.time())
         except asyncio.CancelledError:
             await self.executors.cancel(node.executor, metadata)
             raise
@@ -262,6 +273,9 @@ class Dispatcher:
                 self._start_sublattice(run, node, json.loads(bytes(blobs["manifest"])))
             elif status == "SKIPPED":
                 self._mark_dead(run, node)
+            elif node.attempts <= node.retries:
+                node.failures.append(meta.get("error") or "the task failed")
+                self._submit(run, node)
             else:
                 self._fail(run, node, meta)
         except (_frames.FrameError, ValueError, KeyError, ManifestError) as exc:
@@ -290,7 +304,7 @@ class Dispatcher:
         now = time.time()
         self._set_node(run, node, Status.COMPLETED, start_time=meta.get("start_time", node.start_time),
                        end_time=meta.get("end_time", now), output_key=key, output_size=size,
-                       stdout=meta.get("stdout", ""), stderr=meta.get("stderr", ""))
+                       stdout=meta.get("stdout", ""), stderr=_with_retries(node, meta.get("stderr", "")))
         node.output_key = key
         self.store.add_dispatch_blob(run.id, key)
         for cid in node.children:
@@ -309,7 +323,7 @@ class Dispatcher:
             self._set_node(run, node, Status.RUNNING, start_time=meta.get("start_time") or time.time())
         self._set_node(run, node, Status.FAILED, end_time=meta.get("end_time") or time.time(),
                        error=meta.get("error") or "the task failed", traceback=meta.get("traceback", ""),
-                       stdout=meta.get("stdout", ""), stderr=meta.get("stderr", ""))
+                       stdout=meta.get("stdout", ""), stderr=_with_retries(node, meta.get("stderr", "")))
         run.failed.append(node.id)
         for did in run.descendants(node.id):
             self._mark_dead(run, run.nodes[did])
@@ -452,6 +466,15 @@ class Dispatcher:
             task.cancel()
         self.flush()
         await self.clusters.close()
+
+
+def _with_retries(node: NodeRun, stderr: str) -> str:
+    """The task's stderr, after a line for each earlier attempt that failed and was retried."""
+    if not node.failures:
+        return stderr or ""
+    notes = [f"[covalent-nb] attempt {i} of {node.retries + 1} failed and was retried: {error}"
+             for i, error in enumerate(node.failures, 1)]
+    return "\n".join(notes) + "\n" + (stderr or "")
 
 
 def _log_crash(task: asyncio.Task) -> None:

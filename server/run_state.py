@@ -27,11 +27,12 @@ class NodeRun:
         handle: what cancels it: a Dask future, or an asyncio task.
         sub_dispatch_id: the child dispatch of a sublattice node.
         attempts: how many times it has been started (retries).
+        failures: the errors of earlier attempts that were retried.
     """
 
     __slots__ = ("id", "name", "kind", "spec", "executor", "status", "output_key", "inputs",
                  "children", "waiting", "submitted", "dead", "handle", "sub_dispatch_id",
-                 "attempts", "start_time")
+                 "attempts", "failures", "start_time")
 
     def __init__(self, spec: dict[str, Any], executor: dict[str, Any]) -> None:
         self.id: int = spec["id"]
@@ -49,6 +50,7 @@ class NodeRun:
         self.handle: Any = None
         self.sub_dispatch_id: str | None = None
         self.attempts = 0
+        self.failures: list[str] = []
         self.start_time: float | None = None
 
     @property
@@ -62,9 +64,26 @@ class NodeRun:
         return self.executor["name"] == "dask"
 
     @property
+    def retries(self) -> int:
+        """How many times a failed attempt is started again (electron option, else executor setting)."""
+        value = (self.spec.get("options") or {}).get("retries") or self.executor["attrs"].get("retries")
+        return int(value or 0)
+
+    @property
+    def time_limit(self) -> float | None:
+        """Seconds an attempt may run before it is stopped (electron option, else executor setting)."""
+        value = (self.spec.get("options") or {}).get("time_limit") or self.executor["attrs"].get("time_limit")
+        return float(value) if value else None
+
+    @property
     def chainable(self) -> bool:
-        """True when children on the same Dask cluster may be chained on this task's future."""
-        return self.is_dask and self.kind != "sublattice" and self.submitted and self.handle is not None
+        """True when children on the same Dask cluster may be chained on this task's future.
+
+        Not for sublattices (their output comes later, from a child dispatch)
+        nor for tasks that may be retried (a retry is a new future).
+        """
+        return (self.is_dask and self.kind != "sublattice" and self.retries == 0
+                and self.submitted and self.handle is not None)
 
 
 class DispatchRun:

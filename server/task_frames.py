@@ -88,5 +88,6 @@ class TaskFrameBuilder:
             "spill_dir": str(self.store.blobs.root) if shared_fs else None,
             "spill_threshold": self.spill_threshold,
             "pip_cache_dir": self.pip_cache_dir if shared_fs else None,
+            "time_limit": node.time_limit,
         }
         return _frames.pack(meta, blobs), parents

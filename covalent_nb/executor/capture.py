@@ -28,9 +28,13 @@ class CapturedOutput:
 
     __slots__ = ("_out", "_err")
 
-    def __init__(self) -> None:
-        self._out = io.StringIO()
-        self._err = io.StringIO()
+    def __init__(self, echo: bool = False) -> None:
+        if echo:
+            self._out: io.StringIO = _EchoBuffer(sys.__stdout__)
+            self._err: io.StringIO = _EchoBuffer(sys.__stderr__)
+        else:
+            self._out = io.StringIO()
+            self._err = io.StringIO()
 
     @property
     def stdout(self) -> str:
@@ -49,6 +53,25 @@ class CapturedOutput:
     def write_stderr(self, text: str) -> None:
         """Append ``text`` to the captured stderr."""
         self._err.write(text)
+
+
+class _EchoBuffer(io.StringIO):
+    """A capture buffer that also writes through to a real stream, as it comes.
+
+    Used where a task's process may be stopped before it can report (a time
+    limit): what it printed so far is then still in the stream's file.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        count = super().write(text)
+        if self._stream is not None:
+            self._stream.write(text)
+            self._stream.flush()
+        return count
 
 
 class ThreadLocalStream:
@@ -111,13 +134,15 @@ class captured_output:  # noqa: N801 - used like a function: ``with captured_out
     ``with captured_output() as out:`` gives a :class:`CapturedOutput`; read
     ``out.stdout``/``out.stderr`` after the block (also when it raised). Nested
     captures in one thread each get only the output written while they are
-    the innermost one. (A class rather than a generator: it runs once per task.)
+    the innermost one. With ``echo`` the output also goes to the process's
+    real stdout/stderr as it is written. (A class rather than a generator: it
+    runs once per task.)
     """
 
     __slots__ = ("_capture", "_previous")
 
-    def __init__(self) -> None:
-        self._capture = CapturedOutput()
+    def __init__(self, echo: bool = False) -> None:
+        self._capture = CapturedOutput(echo)
         self._previous: CapturedOutput | None = None
 
     def __enter__(self) -> CapturedOutput:
