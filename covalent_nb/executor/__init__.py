@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "AWSBatchExecutor",
+    "AWSLambdaExecutor",
     "AsyncBaseExecutor",
     "BaseExecutor",
     "DaskExecutor",
@@ -21,6 +23,8 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AWSBatchExecutor": "covalent_nb.executor.aws.batch_executor",
+    "AWSLambdaExecutor": "covalent_nb.executor.aws.lambda_executor",
     "AsyncBaseExecutor": "covalent_nb.executor.base",
     "BaseExecutor": "covalent_nb.executor.base",
     "DaskExecutor": "covalent_nb.executor.dask",
@@ -30,6 +34,8 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
+    from covalent_nb.executor.aws.batch_executor import AWSBatchExecutor
+    from covalent_nb.executor.aws.lambda_executor import AWSLambdaExecutor
     from covalent_nb.executor.base import AsyncBaseExecutor, BaseExecutor
     from covalent_nb.executor.dask import DaskExecutor
     from covalent_nb.executor.local import LocalExecutor
