@@ -1,7 +1,8 @@
 """The ``covalent-nb`` command: run, start, stop and inspect the dispatcher server.
 
 Verbs follow Covalent's CLI: ``serve`` (foreground), ``start``, ``stop``,
-``restart``, ``status``, ``logs``, ``purge``, plus ``demo``, which runs an
+``restart``, ``status``, ``logs``, ``purge``, plus ``executors``, which lists
+the executors the running server offers, and ``demo``, which runs an
 example workflow end to end. Exit codes: 0 success, 1 failure, 2 bad usage,
 3 ``status`` found no server.
 """
@@ -9,7 +10,9 @@ example workflow end to end. Exit codes: 0 success, 1 failure, 2 bad usage,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import urllib.parse
 from collections.abc import Callable, Sequence
 
 from covalent_nb import _config, _server_process
@@ -135,6 +138,48 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_executors(args: argparse.Namespace) -> int:
+    """List the executors the running server offers and their settings (secrets masked)."""
+    paths = _config.server_state_paths()
+    server = _server_process.running_server(paths)
+    if server is None:
+        _err(f"executors: no {_NAME} is running here (data dir {paths.root}); "
+             "start one with `covalent-nb start`")
+        return EXIT_FAILED
+    if server.url is None:
+        _err(f"executors: the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
+        return EXIT_FAILED
+    from covalent_nb.client.http import DispatcherConnection
+
+    url = urllib.parse.urlsplit(server.url)
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(url.hostname or "", url.hostname or "")
+    token = _server_process.read_server_token(paths) or _config.client_token()
+    listing = DispatcherConnection(host, url.port or 80, token, timeout=30).get_json("executors")
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return EXIT_OK
+    print(f"executors of the {_NAME} at {server.url} (default: {listing['default']})")
+    for entry in listing["executors"]:
+        print(_executor_heading(entry, listing["default"]))
+        for setting, value in entry.get("settings", {}).items():
+            shown = "(required, not set)" if setting in entry.get("missing", ()) else json.dumps(value)
+            print(f"    {setting} = {shown}")
+    return EXIT_OK
+
+
+def _executor_heading(entry: dict, default: str) -> str:
+    notes = []
+    if entry["name"] == default:
+        notes.append("default")
+    if not entry.get("installed", True):
+        notes.append("configured but not installed on the server")
+    elif entry.get("configured"):
+        notes.append("set in the server's config")
+    if entry.get("installed", True) and entry.get("missing"):
+        notes.append(f"electrons must give {', '.join(entry['missing'])}")
+    return entry["name"] + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     """Print the end of the server log."""
     log_file = _config.server_state_paths().log_file
@@ -238,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_options(restart)
     _add_timeout(restart)
     _add_verb(verbs, "status", cmd_status)
+    executors = _add_verb(verbs, "executors", cmd_executors)
+    executors.add_argument("--json", action="store_true", help="print the server's answer as JSON")
     logs = _add_verb(verbs, "logs", cmd_logs)
     logs.add_argument("-n", "--lines", type=_count, default=50, help="how many lines (default 50)")
     purge = _add_verb(verbs, "purge", cmd_purge)

@@ -20,6 +20,7 @@ from typing import Any
 from covalent_nb import _frames
 from covalent_nb._serialize import blob_key
 from covalent_nb._status import TERMINAL, Status
+from covalent_nb.errors import ExecutorError
 from covalent_nb.executor.time_limit import time_limit_failure
 
 from .cluster import DaskClusters
@@ -119,6 +120,12 @@ class Dispatcher:
         Raises ManifestError (nothing stored) when the manifest is malformed.
         """
         checked = check_manifest(manifest, self.store.blobs.has, self.executors.is_known)
+        lattice_executor = manifest["lattice"].get("executor")
+        try:  # settings missing or of the wrong type: refused now, not when the task starts
+            for node in manifest["nodes"]:
+                self.executors.resolve(node.get("executor") or lattice_executor)
+        except ExecutorError as exc:
+            raise ManifestError(str(exc)) from None
         redispatch_of = manifest.get("redispatch_of")
         if redispatch_of is not None:
             previous = self.store.get_dispatch(str(redispatch_of))
@@ -425,7 +432,13 @@ class Dispatcher:
             record = self.store.get_dispatch(dispatch_id)
             manifest = self.store.get_manifest(dispatch_id)
             order = topological_order([n["id"] for n in manifest["nodes"]], manifest.get("edges", []))
-            run = DispatchRun(dispatch_id, record["owner"], manifest, order, self.executors.resolve)
+            try:
+                run = DispatchRun(dispatch_id, record["owner"], manifest, order, self.executors.resolve)
+            except ExecutorError as exc:  # the server's executor config changed while it was down
+                with self.store.transaction():
+                    self.store.update_dispatch(dispatch_id, status=Status.FAILED.value, end_time=time.time(),
+                                               error=f"cannot resume after a restart: {exc}")
+                continue
             run.status = Status(record["status"])
             if record["parent_id"]:
                 run.parent = (record["parent_id"], record["parent_node"])

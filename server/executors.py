@@ -1,22 +1,36 @@
 """Server-side executor resolution: short names and specs to running executors.
 
 An executor reaches the server as ``{"name": short_name, "attrs": {...}}``
-(JSON, never pickled). The server rebuilds it from its own registry; ``dask``
-is driven by the dispatcher itself (see dispatcher.py).
+(JSON, never pickled). :meth:`ExecutorResolver.resolve` completes it just in
+time: a setting the spec leaves out comes from the server's own config section
+``[executors.<name>]``, else the executor's default; the result is checked by
+building the executor, so a dispatch naming a misconfigured executor is
+refused before it runs. A client that sends a fully specified executor leaves
+nothing to fill: the server's config cannot change it. ``dask`` is driven by
+the dispatcher itself (see dispatcher.py); the server's config does not fill
+it (``[dask] scheduler_address`` picks the default cluster instead).
+
+:meth:`ExecutorResolver.describe` is what ``GET api/v1/executors`` shows:
+the configuration is read-only through the API, and secrets are masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 from typing import Any
 
 from .settings import ServerSettings
 
-__all__ = ["ExecutorResolver"]
+__all__ = ["DEFAULT_EXECUTOR", "SECRET_WORDS", "ExecutorResolver", "is_secret", "mask_secrets"]
 
-DEFAULT_SPEC = {"name": "dask", "attrs": {}}
+DEFAULT_EXECUTOR = "dask"
+DEFAULT_SPEC = {"name": DEFAULT_EXECUTOR, "attrs": {}}
+SECRET_WORDS = ("secret", "password", "token", "key", "credential")
+"""A setting whose name contains one of these is shown as ``"***"``."""
+MASK = "***"
 
 
 class ExecutorResolver:
@@ -25,10 +39,11 @@ class ExecutorResolver:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self._instances: dict[str, Any] = {}
+        self._resolved: dict[str, dict[str, Any]] = {}
 
     def is_known(self, name: str) -> bool:
         """True when this server can build an executor called ``name``."""
-        if name == "dask":
+        if name == DEFAULT_EXECUTOR:
             return True
         from covalent_nb.errors import ExecutorError
         from covalent_nb.executor import executor_class
@@ -40,10 +55,95 @@ class ExecutorResolver:
         return True
 
     def resolve(self, spec: dict[str, Any] | None) -> dict[str, Any]:
-        """The spec a task runs with (the server's default when none is given)."""
+        """The complete spec a task runs with (the server's default when none is given).
+
+        Settings missing from ``spec`` come from the server's ``[executors.<name>]``
+        config section, then the executor's defaults. Raises ExecutorError naming
+        the executor and the setting when the result is not a valid executor.
+        """
         if not spec:
-            return dict(DEFAULT_SPEC)
-        return {"name": spec["name"], "attrs": dict(spec.get("attrs") or {})}
+            return copy.deepcopy(DEFAULT_SPEC)
+        key = json.dumps(spec, sort_keys=True, default=repr)
+        resolved = self._resolved.get(key)
+        if resolved is None:
+            resolved = self._complete(spec)
+            self._resolved[key] = resolved
+        return copy.deepcopy(resolved)
+
+    def _complete(self, spec: dict[str, Any]) -> dict[str, Any]:
+        from covalent_nb.errors import ExecutorError
+        from covalent_nb.executor import executor_class
+        from covalent_nb.executor.base import REQUIRED
+
+        name, attrs = spec.get("name"), spec.get("attrs") or {}
+        if not isinstance(name, str) or not isinstance(attrs, dict):
+            raise ExecutorError(f"an executor spec is {{'name': short_name, 'attrs': {{...}}}}, not {spec!r}")
+        cls = executor_class(name)
+        if name == DEFAULT_EXECUTOR:
+            filled = {setting: default for setting, (_, default) in cls.attributes.items()}
+            filled.update(attrs)
+        else:
+            where = f"the [executors.{name}] section of the server's config file"
+            section = self.settings.executors.get(name) or {}
+            if not isinstance(section, dict):
+                raise ExecutorError(f"{where} must be a section of settings, not {section!r}")
+            for setting in sorted(set(section) - set(attrs)):
+                cls.check_setting(setting, section[setting], f" (set in {where})")
+            filled = {**section, **attrs}
+            for setting, (_, default) in cls.attributes.items():
+                if setting in filled:
+                    continue
+                if default is REQUIRED:
+                    raise ExecutorError(
+                        f"executor {name!r} needs setting {setting!r}, which has no default: give it in the "
+                        f"electron's executor, e.g. {cls.__name__}({setting}=...), or have it set in {where}")
+                filled[setting] = copy.deepcopy(default)
+        return cls.from_spec({"name": name, "attrs": filled}).to_spec()
+
+    def describe(self) -> dict[str, Any]:
+        """The default executor and every executor this server offers, with their settings (secrets masked).
+
+        ``{"default": "dask", "executors": [{"name", "settings", "installed", ...}]}``:
+        ``dask`` first, then every installed executor and every executor the
+        server's config has a section for, by name.
+        """
+        from covalent_nb.executor.registry import known_executors
+
+        names = sorted((set(known_executors(refresh=True)) | set(self.settings.executors)) - {DEFAULT_EXECUTOR})
+        return {"default": DEFAULT_EXECUTOR,
+                "executors": [self._describe_dask()] + [self._describe(name) for name in names]}
+
+    def _describe_dask(self) -> dict[str, Any]:
+        if self.settings.scheduler_address:
+            cluster: dict[str, Any] = {"scheduler_address": self.settings.scheduler_address}
+        elif self.settings.cluster:
+            cluster = {"scheduler_address": "local cluster", "workers": self.settings.worker_count}
+        else:
+            cluster = {"scheduler_address": "none (the server runs without a local cluster)"}
+        return {"name": DEFAULT_EXECUTOR, "installed": True, "settings": cluster}
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        from covalent_nb.errors import ExecutorError
+        from covalent_nb.executor import executor_class
+        from covalent_nb.executor.base import REQUIRED
+
+        section = self.settings.executors.get(name)
+        configured = dict(section) if isinstance(section, dict) else {}
+        entry: dict[str, Any] = {"name": name, "configured": section is not None}
+        try:
+            cls = executor_class(name)
+        except ExecutorError as exc:
+            entry.update(installed=False, settings=mask_secrets(configured), error=str(exc))
+            return entry
+        settings = {s: default for s, (_, default) in cls.attributes.items()}
+        settings.update(configured)
+        missing = sorted(s for s, value in settings.items() if value is REQUIRED)
+        settings = {s: (None if value is REQUIRED else value) for s, value in settings.items()}
+        entry.update(installed=True, settings=mask_secrets(settings),
+                     executor_class=f"{cls.__module__}.{cls.__qualname__}")
+        if missing:
+            entry["missing"] = missing
+        return entry
 
     def instance(self, spec: dict[str, Any]) -> Any:
         """The executor object for ``spec`` (one per distinct spec)."""
@@ -68,6 +168,28 @@ class ExecutorResolver:
     async def cancel(self, spec: dict[str, Any], metadata: dict[str, Any]) -> None:
         """Ask the executor to stop a task."""
         await _call(self.instance(spec).cancel, metadata)
+
+
+def is_secret(setting: str) -> bool:
+    """True when a setting's name says it holds a secret (see :data:`SECRET_WORDS`)."""
+    lowered = setting.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def mask_secrets(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with every secret's value (nested ones too) replaced by ``"***"``.
+
+    A secret that is not set (None or "") stays as it is: that it is missing is no secret.
+    """
+    masked: dict[str, Any] = {}
+    for setting, value in settings.items():
+        if is_secret(str(setting)) and value not in (None, ""):
+            masked[setting] = MASK
+        elif isinstance(value, dict):
+            masked[setting] = mask_secrets(value)
+        else:
+            masked[setting] = value
+    return masked
 
 
 async def _call(method: Any, *args: Any) -> Any:

@@ -277,8 +277,10 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
     base = f"{prefix}api/v1/"
     kwargs = {"service": service, "authenticate": authenticate}
     dispatch = r"dispatches/([0-9a-fA-F-]{1,64})"
+    from .executors_api import ExecutorsHandler  # imports this module: import it here, not at the top
     routes = [
         ("health", HealthHandler),
+        ("executors", ExecutorsHandler),
         (r"blobs/([^/]+)", BlobUploadHandler),
         ("dispatches", DispatchesHandler),
         (dispatch, DispatchHandler),

@@ -43,10 +43,12 @@ class RunningServer:
                               capture_output=True, text=True, timeout=timeout)
 
 
-def start_server(root: Path, workers: int = 2, extra: tuple[str, ...] = ()) -> RunningServer:
-    """Start a server with its own config and data dirs under ``root``."""
+def start_server(root: Path, workers: int = 2, extra: tuple[str, ...] = (),
+                 env_extra: dict[str, str] | None = None) -> RunningServer:
+    """Start a server with its own config and data dirs under ``root`` (``env_extra``: more environment)."""
     port = free_port()
     env = dict(os.environ)
+    env.update(env_extra or {})
     env["COVALENT_NB_CONFIG_DIR"] = str(root / "config")
     env["COVALENT_NB_DATA_DIR"] = str(root / "data")
     env.pop("COVALENT_NB_TOKEN", None)

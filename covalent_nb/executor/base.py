@@ -25,21 +25,60 @@ and register it in the plugin's ``pyproject.toml``::
 Executors travel as specs (``{"name": short_name, "attrs": {...}}``, JSON),
 never pickled, so every attribute value must be JSON-serializable.
 ``task_metadata`` holds at least ``dispatch_id`` and ``node_id``.
+
+Where settings come from: an argument given to the constructor wins; a setting
+left out is taken from the ``[executors.<short_name>]`` section of the config
+file of the process that builds the executor (the client's when a user writes
+``SlurmExecutor(partition="gpu")``), then from the class default. A setting
+declared with the default :data:`REQUIRED` has none: leaving it out of both the
+arguments and the config is an error. A fully specified executor therefore
+never depends on any config file, and its spec travels unchanged.
 """
 
 from __future__ import annotations
 
 import abc
 import copy
+import functools
+import inspect
 import json
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Final, Mapping
 
 from covalent_nb.errors import ExecutorError
 
-__all__ = ["AsyncBaseExecutor", "BaseExecutor", "ExecutorSpec"]
+__all__ = ["REQUIRED", "AsyncBaseExecutor", "BaseExecutor", "ExecutorSpec"]
 
 ExecutorSpec = dict[str, Any]
 """``{"name": short_name, "attrs": {...JSON...}}``: an executor as it travels."""
+
+
+class _Required:
+    """The type of :data:`REQUIRED`: one instance, kept through copies and pickles."""
+
+    _instance: "_Required | None" = None
+
+    def __new__(cls) -> "_Required":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+    def __reduce__(self) -> str:
+        return "REQUIRED"
+
+    def __copy__(self) -> "_Required":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "_Required":
+        return self
+
+
+REQUIRED: Final = _Required()
+"""The default of a setting that has none: it must be given, as an argument or in the config."""
+
+_GIVEN = "_covalent_nb_given_settings"  # instance key: the settings the caller named while __init__ runs
 
 
 class _AbstractExecutor(abc.ABC):
@@ -47,10 +86,22 @@ class _AbstractExecutor(abc.ABC):
 
     ``attributes`` maps each setting to ``(allowed types, default)``; the
     constructor takes exactly these as keyword arguments and checks their types.
+    A setting left out comes from the ``[executors.<short_name>]`` config
+    section, else the default (:data:`REQUIRED`: no default, it must be given).
+
+    A subclass may define its own ``__init__`` with a signature (defaults
+    included) and pass every setting on to ``super().__init__``: the settings
+    its caller did not name are still filled from the config.
     """
 
     short_name: ClassVar[str] = ""
     attributes: ClassVar[dict[str, tuple[type | tuple[type, ...], Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_records_given_settings", False):
+            cls.__init__ = _recording_given_settings(init)  # type: ignore[method-assign]
 
     def __init__(self, **attrs: Any) -> None:
         unknown = sorted(set(attrs) - set(self.attributes))
@@ -59,10 +110,60 @@ class _AbstractExecutor(abc.ABC):
                 f"{self._label()} has no setting {unknown[0]!r}; "
                 f"its settings are: {', '.join(sorted(self.attributes)) or '(none)'}"
             )
-        for name, (types, default) in self.attributes.items():
-            value = attrs[name] if name in attrs else copy.deepcopy(default)
-            _check_type(self._label(), name, value, types)
+        given = self.__dict__.get(_GIVEN)
+        named = set(attrs) if given is None else given & set(attrs)
+        omitted = [name for name in self.attributes if name not in named]
+        section, where = self.config_settings() if omitted else ({}, "")
+        for name, (_, default) in self.attributes.items():
+            source = ""
+            if name in named:
+                value = attrs[name]
+            elif name in section:
+                value, source = copy.deepcopy(section[name]), f" (set in {where})"
+            elif name in attrs and attrs[name] is not REQUIRED:
+                value = attrs[name]  # the subclass signature's own default
+            elif default is not REQUIRED:
+                value = copy.deepcopy(default)
+            else:
+                raise ExecutorError(self._missing_message(name, where))
+            self.check_setting(name, value, source)
             setattr(self, name, value)
+
+    @classmethod
+    def check_setting(cls, name: str, value: Any, source: str = "") -> None:
+        """Raise ExecutorError naming this executor and the setting when ``value`` does not fit it.
+
+        ``source`` says where the value came from, e.g. ``" (set in [executors.x] of ...)"``.
+        """
+        if name not in cls.attributes:
+            raise ExecutorError(
+                f"{cls._label()} has no setting {name!r}{source}; "
+                f"its settings are: {', '.join(sorted(cls.attributes)) or '(none)'}"
+            )
+        _check_type(cls._label(), name, value, cls.attributes[name][0], source)
+
+    @classmethod
+    def config_settings(cls) -> tuple[dict[str, Any], str]:
+        """``(settings, where)``: this executor's ``[executors.<short_name>]`` section of this process's config.
+
+        ``where`` names the section and file for messages. Raises ExecutorError
+        when the section sets something the executor does not have.
+        """
+        from covalent_nb import _config
+
+        where = f"[executors.{cls.short_name}] of the config file {_config.config_path()}"
+        section = (_config.get_config("executors") or {}).get(cls.short_name) or {}
+        if not isinstance(section, dict):
+            raise ExecutorError(f"{where} must be a section of settings, not {section!r}")
+        for name in sorted(set(section) - set(cls.attributes)):
+            cls.check_setting(name, section[name], f" (set in {where})")
+        return section, where
+
+    @classmethod
+    def _missing_message(cls, name: str, where: str) -> str:
+        types = cls.attributes[name][0]
+        return (f"{cls._label()} needs setting {name!r} ({_type_names(types)}), which has no default: "
+                f"pass it, e.g. {cls.__name__}({name}=...), or set it in {where}")
 
     @classmethod
     def _label(cls) -> str:
@@ -112,12 +213,48 @@ class _AbstractExecutor(abc.ABC):
     __hash__ = None  # type: ignore[assignment]  # settings are mutable
 
 
-def _check_type(label: str, name: str, value: Any, types: type | tuple[type, ...]) -> None:
+def _recording_given_settings(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a subclass ``__init__`` so the base knows which settings its caller named."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def recording_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if _GIVEN in self.__dict__:  # an outer __init__ already recorded the caller's settings
+            init(self, *args, **kwargs)
+            return
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:  # let the real __init__ report the wrong call
+            init(self, *args, **kwargs)
+            return
+        given: set[str] = set()
+        for index, (name, value) in enumerate(bound.arguments.items()):
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                given.update(value)
+            elif index > 0 and kind is not inspect.Parameter.VAR_POSITIONAL:
+                given.add(name)
+        self.__dict__[_GIVEN] = given
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            self.__dict__.pop(_GIVEN, None)
+
+    recording_init._records_given_settings = True  # type: ignore[attr-defined]
+    return recording_init
+
+
+def _type_names(types: type | tuple[type, ...]) -> str:
+    allowed = types if isinstance(types, tuple) else (types,)
+    return " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
+
+
+def _check_type(label: str, name: str, value: Any, types: type | tuple[type, ...], source: str = "") -> None:
     allowed = types if isinstance(types, tuple) else (types,)
     wrong_bool = isinstance(value, bool) and bool not in allowed and int in allowed
     if wrong_bool or not isinstance(value, allowed):
-        names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
-        raise ExecutorError(f"{label}: setting {name!r} must be {names}, not {type(value).__name__} ({value!r})")
+        raise ExecutorError(f"{label}: setting {name!r}{source} must be {_type_names(types)}, "
+                            f"not {type(value).__name__} ({value!r})")
 
 
 class BaseExecutor(_AbstractExecutor):

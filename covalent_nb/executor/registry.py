@@ -1,12 +1,15 @@
 """Find executor classes by short name, through the ``covalent_nb.executors`` entry points.
 
 Built-in executors are declared in covalent-nb's own ``pyproject.toml``;
-plugins declare theirs the same way. Lookups are cached per process.
+plugins declare theirs the same way. Lookups are cached per process; a name
+that is not in the cache makes one fresh scan of the installed packages, so a
+plugin installed while the process runs is still found.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.metadata
 from typing import Any, Mapping
 
@@ -23,8 +26,16 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def known_executors() -> list[str]:
-    """The short names of every installed executor, sorted."""
+def _rescan() -> None:
+    """Forget what is cached and look at the installed packages again."""
+    importlib.invalidate_caches()
+    _entry_points.cache_clear()
+
+
+def known_executors(refresh: bool = False) -> list[str]:
+    """The short names of every installed executor, sorted (``refresh``: rescan the installed packages)."""
+    if refresh:
+        _rescan()
     return sorted(_entry_points())
 
 
@@ -32,6 +43,9 @@ def known_executors() -> list[str]:
 def executor_class(short_name: str) -> type[_AbstractExecutor]:
     """The executor class registered as ``short_name``; ExecutorError if there is none."""
     entry_point = _entry_points().get(short_name)
+    if entry_point is None:  # perhaps installed after the cache was filled
+        _rescan()
+        entry_point = _entry_points().get(short_name)
     if entry_point is None:
         raise ExecutorError(
             f"unknown executor {short_name!r}; installed executors: {', '.join(known_executors()) or '(none)'}. "

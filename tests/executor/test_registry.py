@@ -71,6 +71,36 @@ def test_a_plugin_is_found_through_its_entry_point(tmp_path: Path, monkeypatch: 
         executor_class("misnamed")
 
 
+def test_a_plugin_installed_after_the_first_lookup_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            fresh_registry: None) -> None:
+    assert "late" not in known_executors()  # the cache is filled now
+    (tmp_path / "cnb_late_plugin.py").write_text(
+        "from covalent_nb.executor.base import BaseExecutor\n"
+        "class LateExecutor(BaseExecutor):\n"
+        "    short_name = 'late'\n"
+        "    def run(self, task_frame, parent_frames, task_metadata):\n"
+        "        return task_frame\n")
+    dist_info = tmp_path / "cnb_late_plugin-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: cnb-late-plugin\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[covalent_nb.executors]\nlate = cnb_late_plugin:LateExecutor\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert executor_class("late").__name__ == "LateExecutor"
+    assert "late" in known_executors()
+
+
+def test_known_executors_can_rescan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    fresh_registry: None) -> None:
+    known_executors()
+    dist_info = tmp_path / "cnb_listed-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: cnb-listed\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[covalent_nb.executors]\nlisted = cnb_listed:Listed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "listed" not in known_executors()
+    assert "listed" in known_executors(refresh=True)
+
+
 def test_importing_the_executor_package_does_not_import_distributed() -> None:
     code = ("import sys, covalent_nb.executor as e, covalent_nb.executor.runner, covalent_nb.executor.local\n"
             "e.DaskExecutor, e.executor_class('dask')\n"

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Iterator
 from covalent_nb.executor.aws.s3_executor import (S3StagedExecutor, TaskKey, describe_aws_error,
                                                   failed_frame, task_key)
 from covalent_nb.executor.aws.staging import StagedTask
+from covalent_nb.executor.base import REQUIRED
 
 __all__ = ["AWSBatchExecutor", "JobState", "poll_intervals"]
 
@@ -75,9 +76,9 @@ class AWSBatchExecutor(S3StagedExecutor):
 
     short_name: ClassVar[str] = "awsbatch"
     attributes: ClassVar[dict[str, tuple[Any, Any]]] = {
-        "job_queue": (str, ""),
-        "job_definition": (str, ""),
-        "s3_bucket_name": (str, ""),
+        "job_queue": (str, REQUIRED),
+        "job_definition": (str, REQUIRED),
+        "s3_bucket_name": (str, REQUIRED),
         "vcpus": (int, 2),
         "memory": (int, 3840),
         "region": (str, ""),

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from covalent_nb.executor.aws.s3_executor import (S3StagedExecutor, describe_aws_error, failed_frame,
                                                   task_key)
 from covalent_nb.executor.aws.staging import StagedTask
+from covalent_nb.executor.base import REQUIRED
 
 __all__ = ["AWSLambdaExecutor", "LambdaReply"]
 
@@ -46,8 +47,8 @@ class AWSLambdaExecutor(S3StagedExecutor):
 
     short_name: ClassVar[str] = "awslambda"
     attributes: ClassVar[dict[str, tuple[Any, Any]]] = {
-        "function_name": (str, ""),
-        "s3_bucket_name": (str, ""),
+        "function_name": (str, REQUIRED),
+        "s3_bucket_name": (str, REQUIRED),
         "region": (str, ""),
         "profile": (str, ""),
         "endpoint_url": (str, ""),

@@ -116,15 +116,21 @@ def compute(x: int) -> int:
     return x * x
 
 
-def test_settings_names_and_registration() -> None:
+def test_settings_names_and_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert executors.AWSBatchExecutor is AWSBatchExecutor
     assert executor_class("awsbatch") is AWSBatchExecutor
-    partial = AWSBatchExecutor(vcpus=2)  # partially defined: the rest comes from config
-    assert (partial.memory, partial.poll_freq, partial.timeout) == (3840, 2.0, 3600)
+    with pytest.raises(ExecutorError, match="needs setting 'job_queue'.*executors.awsbatch"):
+        AWSBatchExecutor(vcpus=2)   # partially defined, but the client's config has no [executors.awsbatch]
+    config = tmp_path / "client-config"
+    config.mkdir()
+    (config / "covalent.conf").write_text('[executors.awsbatch]\njob_queue = "q"\njob_definition = "d"\n'
+                                          's3_bucket_name = "b"\n')
+    monkeypatch.setenv("COVALENT_NB_CONFIG_DIR", str(config))
+    partial = AWSBatchExecutor(vcpus=2)  # partially defined: the rest comes from the client's config
+    assert (partial.job_queue, partial.job_definition, partial.s3_bucket_name) == ("q", "d", "b")
+    assert (partial.vcpus, partial.memory, partial.poll_freq, partial.timeout) == (2, 3840, 2.0, 3600)
     assert executor_from_spec(json.loads(json.dumps(partial.to_spec()))) == partial
     assert AWSBatchExecutor(poll_freq=5).poll_freq == 5
-    with pytest.raises(ExecutorError, match="needs the setting 'job_queue'"):
-        asyncio.run(partial.setup(METADATA))
     with pytest.raises(ExecutorError, match="'vcpus' must be int"):
         AWSBatchExecutor(vcpus=True)
 

@@ -89,10 +89,10 @@ def test_settings_names_and_registration() -> None:
     ex = AWSLambdaExecutor(function_name="my-lambda-function", s3_bucket_name="my-s3-bucket-name")
     assert ex.timeout == 900 and ex.s3_prefix == "covalent-nb"
     assert executor_from_spec(json.loads(json.dumps(ex.to_spec()))) == ex
-    with pytest.raises(ExecutorError, match="'function_name'"):
-        asyncio.run(AWSLambdaExecutor(s3_bucket_name="b").setup(METADATA))
+    with pytest.raises(ExecutorError, match="needs setting 'function_name'.*executors.awslambda"):
+        AWSLambdaExecutor(s3_bucket_name="b")
     with pytest.raises(ExecutorError, match="'timeout' must be int"):
-        AWSLambdaExecutor(timeout="soon")
+        AWSLambdaExecutor(function_name="f", s3_bucket_name="b", timeout="soon")
 
 
 def test_runs_a_task_with_the_test_playing_lambda(s3: Any, bucket: str, function_name: str,

@@ -27,8 +27,9 @@ def test_an_unknown_profile_is_an_executor_error() -> None:
 
 
 def test_the_session_uses_the_region_setting() -> None:
-    assert AWSLambdaExecutor(region="eu-west-3").session().region_name == "eu-west-3"
-    assert AWSLambdaExecutor().session().region_name == "us-east-1"  # boto3's chain: AWS_DEFAULT_REGION
+    named = {"function_name": "f", "s3_bucket_name": "b"}
+    assert AWSLambdaExecutor(region="eu-west-3", **named).session().region_name == "eu-west-3"
+    assert AWSLambdaExecutor(**named).session().region_name == "us-east-1"  # boto3's chain: AWS_DEFAULT_REGION
 
 
 def test_failed_frame_has_the_result_frame_fields() -> None:
