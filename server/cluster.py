@@ -58,9 +58,12 @@ class DaskClusters:
                 raise RuntimeError("this server runs without a local Dask cluster (--no-cluster) and no "
                                    "[dask] scheduler_address is configured: give the task an executor")
             log.info("starting a local Dask cluster with %d worker processes", self.workers)
+            # Everything on loopback: the scheduler, the workers and the scheduler's HTTP
+            # routes (which otherwise take port 8787 on every interface).
             self._cluster = await LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                               processes=True, asynchronous=True,
-                                               dashboard_address=None, silence_logs=logging.WARNING)
+                                               processes=True, asynchronous=True, host="127.0.0.1",
+                                               dashboard_address="127.0.0.1:0",
+                                               silence_logs=logging.WARNING)
             return await Client(self._cluster, asynchronous=True)
         log.info("connecting to the Dask scheduler at %s", address)
         return await Client(address, asynchronous=True, timeout=30)
