@@ -7,6 +7,7 @@ store, and answer JSON. Every error is ``{"error": message}`` with a 4xx/5xx.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import Any
 
@@ -26,24 +27,36 @@ MAX_WAIT_SECONDS = 60.0
 
 
 class _Auth:
-    """Authentication shared by the JSON and WebSocket handlers."""
+    """Authentication shared by the JSON and WebSocket handlers.
+
+    ``authenticate(handler)`` (sync or async) returns the caller's user name,
+    or None; hosts plug in their own (a token here, Jupyter's identity
+    provider and authorizer in the Jupyter extension).
+    """
+
+    #: The status for a request that is not authenticated (Jupyter answers 403).
+    unauthenticated_status = 401
 
     def initialize(self, service: Any, authenticate: Any) -> None:
         self.service = service
         self.authenticate = authenticate
         self.owner: str | None = None
 
-    def _require_user(self) -> None:
-        self.owner = self.authenticate(self)
+    async def _require_user(self) -> None:
+        owner = self.authenticate(self)
+        if inspect.isawaitable(owner):
+            owner = await owner
+        self.owner = owner
         if self.owner is None:
-            raise tornado.web.HTTPError(401, reason="missing or wrong token")
+            status = self.unauthenticated_status
+            raise tornado.web.HTTPError(status, reason="missing or wrong token" if status == 401 else "forbidden")
 
 
 class ApiHandler(_Auth, tornado.web.RequestHandler):
     """Base of the JSON handlers."""
 
-    def prepare(self) -> None:
-        self._require_user()
+    async def prepare(self) -> None:
+        await self._require_user()
 
     def check_xsrf_cookie(self) -> None:  # token auth, no cookies
         return
@@ -56,7 +69,7 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
         exc = kwargs.get("exc_info", (None, None))[1]
-        if status_code == 401:
+        if status_code in (401, 403) and not (isinstance(exc, tornado.web.HTTPError) and exc.log_message):
             message = ("missing or wrong token: send 'Authorization: token <token>' "
                        "(the server's token file, dispatcher.token in the config, or COVALENT_NB_TOKEN)")
         elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
@@ -94,8 +107,8 @@ class BlobUploadHandler(ApiHandler):
 
     upload: BlobUpload | None = None
 
-    def prepare(self) -> None:
-        super().prepare()
+    async def prepare(self) -> None:
+        await super().prepare()
         key = self.path_args[0]
         store = self.service.store
         if not store.blobs.is_key(key):
@@ -137,8 +150,8 @@ class BlobUploadHandler(ApiHandler):
 class DispatchesHandler(ApiHandler):
     """``POST dispatches``: create one; ``GET dispatches``: the caller's, newest first."""
 
-    def prepare(self) -> None:
-        super().prepare()
+    async def prepare(self) -> None:
+        await super().prepare()
         self._chunks: list[bytes] = []
         self._size = 0
         if self.request.method == "POST":
@@ -238,8 +251,8 @@ class DispatchBlobHandler(ApiHandler):
 class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
     """``GET events?dispatch_id=...``: a WebSocket of status events (all of the caller's without an id)."""
 
-    def prepare(self) -> None:
-        self._require_user()
+    async def prepare(self) -> None:
+        await self._require_user()
         self.dispatch_id = self.get_query_argument("dispatch_id", None)
         if self.dispatch_id:
             record = self.service.store.get_dispatch(self.dispatch_id)
