@@ -34,6 +34,7 @@ __all__ = [
     "dispatcher_address",
     "dispatcher_url",
     "get_config",
+    "is_set_in_file",
     "parse_address",
     "reload_config",
     "server_state_paths",
@@ -209,6 +210,16 @@ def _merged_config() -> dict[str, Any]:
     merged = _validated(_read_file(path), source)
     _cache = (path, stamp, merged)
     return merged
+
+
+def is_set_in_file(key: str) -> bool:
+    """True when the config file itself sets dotted ``key`` (not only the defaults)."""
+    value: Any = _read_file(config_path())
+    for part in _split_key(key):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
 
 
 def reload_config() -> dict[str, Any]:

@@ -21,6 +21,7 @@ import tornado.httpserver
 import tornado.web
 
 from .auth import Authenticate, ensure_token, token_authenticator
+from .data_lock import DataDirBusy, DataDirLock
 from .dispatcher import Dispatcher
 from .events import EventHub
 from .handlers import api_handlers
@@ -37,6 +38,7 @@ class DispatcherService:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
+        self._lock = DataDirLock(settings.data_dir)  # DataDirBusy when another dispatcher has it
         self.store = ResultStore(settings.data_dir)
         self.hub = EventHub()
         self.dispatcher = Dispatcher(settings, self.store, self.hub)
@@ -51,6 +53,7 @@ class DispatcherService:
         """Stop the dispatcher and close the store (running work resumes at next start)."""
         await self.dispatcher.close()
         self.store.close()
+        self._lock.release()
 
     def handlers(self, prefix: str, authenticate: Authenticate) -> list[tuple[str, type, dict[str, Any]]]:
         """Routes of the API under ``prefix``, authenticated by ``authenticate``."""
@@ -83,7 +86,11 @@ def _clear_state(data_dir: Path) -> None:
 
 async def _serve(settings: ServerSettings) -> int:
     token = ensure_token(settings.data_dir)
-    service = DispatcherService(settings)
+    try:
+        service = DispatcherService(settings)
+    except DataDirBusy as exc:
+        print(f"covalent-nb: {exc}", file=sys.stderr)
+        return 1
     app = make_app(service, token)
     server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_payload_bytes + 1,
                                            max_buffer_size=64 * 1024 * 1024)
@@ -92,7 +99,7 @@ async def _serve(settings: ServerSettings) -> int:
     except OSError as exc:
         print(f"covalent-nb: cannot listen on {settings.address}:{settings.port}: {exc.strerror}. "
               "Choose another port with --port.", file=sys.stderr)
-        service.store.close()
+        await service.stop()
         return 1
     _write_state(settings.data_dir, settings)
     stop = asyncio.Event()

@@ -1,26 +1,24 @@
-"""Finding the dispatcher a client talks to: explicit address, then config."""
+"""One kept-alive connection per dispatcher location (see discovery.py for how it is found)."""
 
 from __future__ import annotations
 
 import threading
 
-from covalent_nb import _config
-
+from .discovery import locate_dispatcher
 from .http import DispatcherConnection
 
 __all__ = ["connection"]
 
-_cache: dict[tuple[str, int, str | None], DispatcherConnection] = {}
+_cache: dict[tuple[str, int, str, str | None], DispatcherConnection] = {}
 _lock = threading.Lock()
 
 
 def connection(dispatcher_addr: str | None = None) -> DispatcherConnection:
-    """The connection for ``dispatcher_addr`` ("host:port"), or the configured dispatcher."""
-    host, port = _config.dispatcher_address(dispatcher_addr)
-    token = _config.client_token()
-    key = (host, port, token)
+    """The connection for ``dispatcher_addr`` ("host:port" or a URL), or the dispatcher found by discovery."""
+    where = locate_dispatcher(dispatcher_addr)
+    key = (where.host, where.port, where.prefix, where.token)
     with _lock:
         conn = _cache.get(key)
         if conn is None:
-            conn = _cache[key] = DispatcherConnection(host, port, token)
+            conn = _cache[key] = DispatcherConnection(where.host, where.port, where.token, where.prefix)
         return conn

@@ -71,3 +71,19 @@ def test_cli_lifecycle_and_resume_after_restart(tmp_path):
         else:
             os.environ["COVALENT_NB_TOKEN"] = saved
         server.cli("stop")
+
+
+def test_one_dispatcher_per_data_dir(tmp_path):
+    from covalent_nb.server.data_lock import DataDirBusy, DataDirLock
+
+    first = DataDirLock(tmp_path)
+    try:
+        try:
+            DataDirLock(tmp_path)
+        except DataDirBusy as exc:
+            assert str(os.getpid()) in str(exc) and "COVALENT_NB_DATA_DIR" in str(exc)
+        else:
+            raise AssertionError("a second lock on the same data dir was granted")
+    finally:
+        first.release()
+    DataDirLock(tmp_path).release()  # free again once released
