@@ -21,6 +21,7 @@ class EventHub:
         self._by_dispatch: dict[str, set[Listener]] = {}
         self._by_owner: dict[str, set[Listener]] = {}
         self._terminal_waiters: dict[str, list[asyncio.Future]] = {}
+        self._everyone: set[Listener] = set()
 
     def subscribe(self, listener: Listener, *, owner: str, dispatch_id: str | None = None) -> Callable[[], None]:
         """Call ``listener`` for each event of a dispatch (or all of an owner's); returns unsubscribe."""
@@ -35,6 +36,11 @@ class EventHub:
                     del table[key]
         return unsubscribe
 
+    def subscribe_all(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` for every event of every owner (the host's own bookkeeping)."""
+        self._everyone.add(listener)
+        return lambda: self._everyone.discard(listener)
+
     def wait_terminal(self, dispatch_id: str) -> asyncio.Future:
         """A future resolved when the dispatch reaches a terminal status."""
         fut = asyncio.get_running_loop().create_future()
@@ -46,6 +52,8 @@ class EventHub:
         for listener in list(self._by_dispatch.get(event["dispatch_id"], ())):
             _deliver(listener, event)
         for listener in list(self._by_owner.get(event.get("owner", ""), ())):
+            _deliver(listener, event)
+        for listener in list(self._everyone):
             _deliver(listener, event)
         if event["type"] == "dispatch" and event.get("terminal"):
             for fut in self._terminal_waiters.pop(event["dispatch_id"], []):

@@ -34,8 +34,10 @@ class _Auth:
     provider and authorizer in the Jupyter extension).
     """
 
-    #: The status for a request that is not authenticated (Jupyter answers 403).
+    #: The status for a request that is not authenticated (Jupyter answers 403), and what it says.
     unauthenticated_status = 401
+    unauthenticated_message = ("missing or wrong token: send 'Authorization: token <token>' (the server's "
+                               "token file, dispatcher.token in the config, or COVALENT_NB_TOKEN)")
 
     def initialize(self, service: Any, authenticate: Any) -> None:
         self.service = service
@@ -70,8 +72,7 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
         message = self._reason
         exc = kwargs.get("exc_info", (None, None))[1]
         if status_code in (401, 403) and not (isinstance(exc, tornado.web.HTTPError) and exc.log_message):
-            message = ("missing or wrong token: send 'Authorization: token <token>' "
-                       "(the server's token file, dispatcher.token in the config, or COVALENT_NB_TOKEN)")
+            message = self.unauthenticated_message
         elif isinstance(exc, tornado.web.HTTPError) and exc.log_message:
             message = exc.log_message
         self.set_header("Content-Type", "application/json")

@@ -1,0 +1,68 @@
+"""The dispatcher's API handlers under Jupyter's identity provider and authorizer.
+
+Each handler of the standalone API is combined with jupyter_server's
+``APIHandler`` (identity, XSRF, CORS, host and origin checks), and every
+call is authorized on its own resource, ``covalent`` (read for GET, write
+for the rest), so the extension is exactly as safe as its server.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from jupyter_server.auth.decorator import HTTP_METHOD_TO_AUTH_ACTION
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import ensure_async
+
+__all__ = ["AUTH_RESOURCE", "jupyter_handlers"]
+
+AUTH_RESOURCE = "covalent"
+
+
+#: Whose dispatches these are. A Jupyter server is one person's (under JupyterHub too: one
+#: server per user); its identity provider may name token-authenticated callers anew on every
+#: request, so the owner is the server's, not the caller's name.
+SERVER_OWNER = getpass.getuser()
+
+
+async def authenticate_jupyter_user(handler: Any) -> str | None:
+    """The server's owner when Jupyter authenticated the request and authorizes it on ``covalent``."""
+    user = handler.current_user
+    if not user:
+        return None
+    action = HTTP_METHOD_TO_AUTH_ACTION.get(handler.request.method.upper(), "write")
+    allowed = await ensure_async(handler.authorizer.is_authorized(handler, user, action, AUTH_RESOURCE))
+    return SERVER_OWNER if allowed else None
+
+
+class _JupyterAuth:
+    """Put Jupyter's request checks in front of a covalent-nb handler."""
+
+    auth_resource = AUTH_RESOURCE
+    unauthenticated_status = 403
+    unauthenticated_message = ("not authenticated or not authorized by the Jupyter server: send its token "
+                               "('Authorization: token <token>') or its login cookie")
+
+    async def prepare(self) -> None:
+        await APIHandler.prepare(self)  # type: ignore[arg-type]  # identity, XSRF, CORS, origin
+        await super().prepare()  # type: ignore[misc]  # the covalent-nb handler: authorize, then its own
+
+    def check_xsrf_cookie(self) -> None:
+        return APIHandler.check_xsrf_cookie(self)  # type: ignore[arg-type]
+
+    def check_origin(self, origin: str | None = None) -> bool:
+        return JupyterHandler.check_origin(self, origin)  # type: ignore[arg-type]
+
+
+def _jupyter_class(handler: type) -> type:
+    return type(f"Jupyter{handler.__name__}", (_JupyterAuth, handler, APIHandler), {
+        "__doc__": f"{handler.__doc__} (under Jupyter's auth)"})
+
+
+def jupyter_handlers(routes: list[tuple[str, type, dict[str, Any]]]) -> list[tuple[str, type, dict[str, Any]]]:
+    """The same routes with each handler under Jupyter's auth and ``authenticate_jupyter_user``."""
+    out = []
+    for pattern, handler, kwargs in routes:
+        out.append((pattern, _jupyter_class(handler), dict(kwargs, authenticate=authenticate_jupyter_user)))
+    return out
