@@ -290,7 +290,7 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
     """The URL routes of the API under ``prefix`` (which ends with '/')."""
     base = f"{prefix}api/v1/"
     kwargs = {"service": service, "authenticate": authenticate}
-    dispatch = r"dispatches/([0-9a-fA-F-]{1,64})"
+    dispatch = r"dispatches/([^/]{1,200})"
     from .executors_api import ExecutorsHandler  # imports this module: import it here, not at the top
     routes = [
         ("health", HealthHandler),
