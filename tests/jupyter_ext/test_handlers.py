@@ -117,3 +117,64 @@ class TestRemoteMode:
         assert info.value.code == 404
         extension = jp_serverapp.extension_manager.extension_points["covalent_nb"].app
         assert extension.service is None and extension.remote
+
+
+@ct.electron
+def slow(x):
+    import time
+    time.sleep(30)
+    return x
+
+
+@ct.lattice
+def slow_flow(x):
+    return slow(x)
+
+
+def slow_body() -> bytes:
+    manifest, blobs = build_manifest(slow_flow, (1,), {})
+    manifest["blobs"] = {key: base64.b64encode(data).decode() for key, data in blobs.items()}
+    return json.dumps(manifest).encode()
+
+
+def stored_status(data_dir, dispatch_id: str) -> str:
+    import sqlite3
+    db = sqlite3.connect(f"file:{data_dir / 'results.db'}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT status FROM dispatches WHERE id=?", (dispatch_id,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+class TestShutdownCancel:
+    """shutdown_policy='cancel': stopping the server cancels running dispatches (and the cluster goes)."""
+
+    @pytest.fixture
+    def jp_server_config(self, tmp_path):
+        return {"ServerApp": {"jpserver_extensions": {"covalent_nb.jupyter_ext": True}},
+                "CovalentNB": {"data_dir": str(tmp_path / "covalent"), "workers": 1,
+                               "shutdown_policy": "cancel"}}
+
+    async def test_running_dispatch_is_cancelled(self, jp_fetch, jp_serverapp, tmp_path):
+        created = await jp_fetch("covalent", "api", "v1", "dispatches", method="POST", body=slow_body())
+        dispatch_id = json.loads(created.body)["dispatch_id"]
+        extension = jp_serverapp.extension_manager.extension_points["covalent_nb"].app
+        await extension.stop_extension()
+        assert extension.service is None
+        assert stored_status(tmp_path / "covalent", dispatch_id) == "CANCELLED"
+
+
+class TestShutdownResume:
+    """The default 'resume': stopping leaves the dispatch stored as running, for the next start."""
+
+    @pytest.fixture
+    def jp_server_config(self, tmp_path):
+        return {"ServerApp": {"jpserver_extensions": {"covalent_nb.jupyter_ext": True}},
+                "CovalentNB": {"data_dir": str(tmp_path / "covalent"), "workers": 1}}
+
+    async def test_running_dispatch_is_kept(self, jp_fetch, jp_serverapp, tmp_path):
+        created = await jp_fetch("covalent", "api", "v1", "dispatches", method="POST", body=slow_body())
+        dispatch_id = json.loads(created.body)["dispatch_id"]
+        extension = jp_serverapp.extension_manager.extension_points["covalent_nb"].app
+        await extension.stop_extension()
+        assert stored_status(tmp_path / "covalent", dispatch_id) == "RUNNING"
