@@ -172,6 +172,18 @@ class Result:
     def __repr__(self) -> str:
         return f"<Result {self.name} {self.dispatch_id} {self.status.value}>"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a Jupyter kernel with ipywidgets: the dispatch widget (with an HTML fallback);
+        elsewhere the summary, graph picture and task table as HTML; and the repr as text."""
+        from covalent_nb.notebook.display import bundle_for_view
+
+        bundle = bundle_for_view(self._view, self._conn, text_plain=repr(self))
+        if include:
+            bundle = {k: v for k, v in bundle.items() if k in include}
+        if exclude:
+            bundle = {k: v for k, v in bundle.items() if k not in exclude}
+        return bundle
+
 
 class _SubResult:
     """A sublattice's Result, fetched when first used."""
