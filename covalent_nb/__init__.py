@@ -67,6 +67,13 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext covalent_nb``: register the ``%%covalent`` and ``%covalent`` magics."""
+    from covalent_nb.notebook.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 __all__ = [
     "__version__",
     "AuthenticationError",

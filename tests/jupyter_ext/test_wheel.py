@@ -30,6 +30,13 @@ def test_wheel_install_enables_the_extension(tmp_path: Path) -> None:
     wheels = tmp_path / "dist"
     run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheels), str(source))
     (wheel,) = wheels.glob("covalent_nb-*.whl")
+    import zipfile
+    shipped_modules = set(zipfile.ZipFile(wheel).namelist())
+    for folder, installed_as in (("covalent_nb", "covalent_nb"), ("server", "covalent_nb/server"),
+                                 ("jupyter_ext", "covalent_nb/jupyter_ext")):
+        for init in (REPO / folder).rglob("__init__.py"):
+            package = installed_as + "/" + str(init.relative_to(REPO / folder))
+            assert package in shipped_modules, f"the wheel leaves out {package}"
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--system-site-packages", str(venv))
     python = str(venv / "bin" / "python")
