@@ -18,8 +18,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-import importlib
 from typing import Any
+
+from covalent_nb._lazy import lazy_attributes
 
 from covalent_nb._status import Status
 
@@ -53,18 +54,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'covalent_nb' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module_name.endswith("." + name) else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -105,3 +94,5 @@ __all__ = [
     "status",
     "wait",
 ]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__, globals())

@@ -8,8 +8,9 @@ Names load on first use, so importing this package stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from covalent_nb._lazy import lazy_attributes
 
 __all__ = [
     "AWSBatchExecutor",
@@ -42,14 +43,4 @@ if TYPE_CHECKING:
     from covalent_nb.executor.registry import executor_class, executor_from_spec
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, __all__, globals())

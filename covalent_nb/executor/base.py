@@ -291,3 +291,20 @@ class AsyncBaseExecutor(_AbstractExecutor):
 
     async def teardown(self, task_metadata: dict[str, Any]) -> None:
         """Release what :meth:`setup` took (default: nothing)."""
+
+
+TaskKey = tuple[str, Any]
+"""``(dispatch_id, node_id)``: which task an executor call is about."""
+
+
+def task_key(task_metadata: Mapping[str, Any], task_frame: bytes | None = None) -> TaskKey:
+    """``(dispatch_id, node_id)`` from the metadata, else from the task frame's header."""
+    dispatch_id = task_metadata.get("dispatch_id")
+    node_id = task_metadata.get("node_id")
+    if (dispatch_id is None or node_id is None) and task_frame is not None:
+        from covalent_nb._frames import unpack_meta
+
+        meta = unpack_meta(task_frame)
+        dispatch_id = meta.get("dispatch_id") if dispatch_id is None else dispatch_id
+        node_id = meta.get("node_id") if node_id is None else node_id
+    return str(dispatch_id), node_id

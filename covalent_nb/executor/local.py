@@ -17,14 +17,13 @@ import time
 from contextlib import suppress
 from typing import Any, ClassVar
 
-from covalent_nb._frames import pack, unpack, unpack_meta
-from covalent_nb.executor.base import AsyncBaseExecutor
+from covalent_nb._frames import pack, unpack
+from covalent_nb.executor.base import AsyncBaseExecutor, TaskKey, task_key
 
 __all__ = ["LocalExecutor"]
 
 _RUNNER_MODULE = "covalent_nb.executor.runner"
 _STDERR_TAIL = 2000
-_TaskKey = tuple[str, Any]
 
 
 class LocalExecutor(AsyncBaseExecutor):
@@ -45,12 +44,12 @@ class LocalExecutor(AsyncBaseExecutor):
 
     def __init__(self, workdir: str | None = None, create_unique_workdir: bool = False) -> None:
         super().__init__(workdir=workdir, create_unique_workdir=create_unique_workdir)
-        self._processes: dict[_TaskKey, asyncio.subprocess.Process] = {}
-        self._cancelled: set[_TaskKey] = set()
+        self._processes: dict[TaskKey, asyncio.subprocess.Process] = {}
+        self._cancelled: set[TaskKey] = set()
 
     async def run(self, task_frame: bytes, parent_frames: list[bytes], task_metadata: dict[str, Any]) -> bytes:
         """Run the task in a new ``python -m covalent_nb.executor.runner`` process."""
-        key = _task_key(task_metadata, task_frame)
+        key = task_key(task_metadata, task_frame)
         start = time.time()
         with tempfile.TemporaryDirectory(prefix="covalent_nb-local-") as frames_dir:
             paths = [os.path.join(frames_dir, "task")] + [
@@ -83,7 +82,7 @@ class LocalExecutor(AsyncBaseExecutor):
 
     async def cancel(self, task_metadata: dict[str, Any]) -> bool:
         """Kill the task's process (and what it started); False if it is not running."""
-        key = _task_key(task_metadata, None)
+        key = task_key(task_metadata, None)
         proc = self._processes.get(key)
         if proc is None or proc.returncode is not None:
             return False
@@ -100,16 +99,6 @@ class LocalExecutor(AsyncBaseExecutor):
         if workdir:
             os.makedirs(workdir, exist_ok=True)
         return workdir
-
-
-def _task_key(task_metadata: dict[str, Any], task_frame: bytes | None) -> _TaskKey:
-    dispatch_id = task_metadata.get("dispatch_id")
-    node_id = task_metadata.get("node_id")
-    if (dispatch_id is None or node_id is None) and task_frame is not None:
-        meta = unpack_meta(task_frame)
-        dispatch_id = meta.get("dispatch_id") if dispatch_id is None else dispatch_id
-        node_id = meta.get("node_id") if node_id is None else node_id
-    return str(dispatch_id), node_id
 
 
 def _kill_session(proc: asyncio.subprocess.Process) -> None:

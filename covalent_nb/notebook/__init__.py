@@ -9,8 +9,7 @@ The names below load their modules on first use::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from covalent_nb._lazy import lazy_attributes
 
 __all__ = ["DispatchWidget", "EventStream", "mime_bundle_for", "show_dispatch", "static_html"]
 
@@ -23,14 +22,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'covalent_nb.notebook' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__, globals())

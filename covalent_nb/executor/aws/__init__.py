@@ -9,8 +9,9 @@ executors' modules. Deployment: ``docs/aws.md``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from covalent_nb._lazy import lazy_attributes
 
 __all__ = ["AWSBatchExecutor", "AWSLambdaExecutor"]
 
@@ -24,14 +25,4 @@ if TYPE_CHECKING:
     from covalent_nb.executor.aws.lambda_executor import AWSLambdaExecutor
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, __all__, globals())

@@ -14,16 +14,15 @@ import logging
 import time
 from typing import Any, ClassVar
 
-from covalent_nb._frames import pack, unpack_meta
+from covalent_nb._frames import pack
 from covalent_nb.errors import ExecutorError
 from covalent_nb.executor.aws import staging
-from covalent_nb.executor.base import AsyncBaseExecutor
+from covalent_nb.executor.base import AsyncBaseExecutor, TaskKey, task_key
 
 __all__ = ["S3StagedExecutor", "TaskKey", "describe_aws_error", "failed_frame", "task_key"]
 
 logger = logging.getLogger(__name__)
 
-TaskKey = tuple[str, Any]
 """``(dispatch_id, node_id)``: how an executor finds the state of one of its running tasks."""
 
 
@@ -125,14 +124,3 @@ class S3StagedExecutor(AsyncBaseExecutor):
             f"{self._label()} could not stage the task in {bucket}: {describe_aws_error(exc)}. "
             "Check that the bucket exists in the configured region and that the dispatcher's AWS "
             "credentials allow s3:PutObject there (see docs/aws.md)", start)
-
-
-def task_key(task_metadata: dict[str, Any], task_frame: bytes | None) -> TaskKey:
-    """``(dispatch_id, node_id)`` from the metadata, else from the task frame's header."""
-    dispatch_id = task_metadata.get("dispatch_id")
-    node_id = task_metadata.get("node_id")
-    if (dispatch_id is None or node_id is None) and task_frame is not None:
-        meta = unpack_meta(task_frame)
-        dispatch_id = meta.get("dispatch_id") if dispatch_id is None else dispatch_id
-        node_id = meta.get("node_id") if node_id is None else node_id
-    return str(dispatch_id), node_id
