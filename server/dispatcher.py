@@ -28,7 +28,7 @@ from .events import EventHub
 from .manifest_check import ManifestError, check_manifest, topological_order
 from .run_state import DispatchRun, NodeRun
 from .settings import ServerSettings
-from .states import check_dispatch_transition, check_node_transition
+from .state_writer import StateWriter
 from .store import ResultStore
 from .task_frames import TaskFrameBuilder
 from . import executors as server_executors
@@ -63,26 +63,8 @@ class Dispatcher:
                                        str(settings.data_dir / "pip-cache"))
         self.executors = server_executors.ExecutorResolver(settings)
         self.runs: dict[str, DispatchRun] = {}
-        self._in_tx = False
-        self._events: list[dict[str, Any]] = []
+        self.writer = StateWriter(store, hub)
         self._background: set[asyncio.Task] = set()
-
-    # ---- grouped writes ------------------------------------------------------
-
-    def _write(self) -> None:
-        if not self._in_tx:
-            self.store.db.execute("BEGIN")
-            self._in_tx = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Commit pending state changes, then publish their events."""
-        if self._in_tx:
-            self.store.db.execute("COMMIT")
-            self._in_tx = False
-        events, self._events = self._events, []
-        for event in events:
-            self.hub.publish(event)
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -91,26 +73,9 @@ class Dispatcher:
         task.add_done_callback(_log_crash)
         return task
 
-    def _set_node(self, run: DispatchRun, node: NodeRun, status: Status, **fields: Any) -> None:
-        check_node_transition(node.status, status)
-        was_finished = node.finished
-        self._write()
-        node.status = status
-        self.store.update_node(run.id, node.id, status=status.value, **fields)
-        if status in TERMINAL and not was_finished:
-            run.unfinished -= 1
-        self._events.append({"type": "node", "owner": run.owner, "dispatch_id": run.id,
-                             "node_id": node.id, "name": node.name, "status": status.value,
-                             "time": time.time()})
-
-    def _set_dispatch(self, run: DispatchRun, status: Status, **fields: Any) -> None:
-        check_dispatch_transition(run.status, status)
-        self._write()
-        run.status = status
-        self.store.update_dispatch(run.id, status=status.value, **fields)
-        self._events.append({"type": "dispatch", "owner": run.owner, "dispatch_id": run.id,
-                             "status": status.value, "terminal": status in TERMINAL,
-                             "time": time.time()})
+    def flush(self) -> None:
+        """Commit pending state changes, then publish their events."""
+        self.writer.flush()
 
     # ---- creating ------------------------------------------------------------
 
@@ -158,13 +123,13 @@ class Dispatcher:
     async def _start(self, run: DispatchRun, reuse: dict[str, dict[str, Any]] | None = None) -> None:
         now = time.time()
         if run.status == Status.NEW_OBJECT:
-            self._set_dispatch(run, Status.RUNNING, start_time=now)
+            self.writer.set_dispatch(run, Status.RUNNING, start_time=now)
         for nid in run.order:
             node = run.nodes[nid]
             if node.status != Status.NEW_OBJECT or node.dead:
                 continue
             if node.kind == "parameter":
-                self._set_node(run, node, Status.COMPLETED, start_time=now, end_time=now,
+                self.writer.set_node(run, node, Status.COMPLETED, start_time=now, end_time=now,
                                output_key=node.spec["value"])
                 node.output_key = node.spec["value"]
             elif reuse and node.spec.get("fingerprint") in reuse:
@@ -183,8 +148,8 @@ class Dispatcher:
         self._check_finished(run)
 
     def _reuse(self, run: DispatchRun, node: NodeRun, previous: dict[str, Any]) -> None:
-        self._set_node(run, node, Status.PENDING_REUSE)
-        self._set_node(run, node, Status.COMPLETED, start_time=previous["start_time"],
+        self.writer.set_node(run, node, Status.PENDING_REUSE)
+        self.writer.set_node(run, node, Status.COMPLETED, start_time=previous["start_time"],
                        end_time=previous["end_time"], output_key=previous["output_key"],
                        output_size=previous["output_size"], stdout=previous["stdout"],
                        stderr=previous["stderr"])
@@ -221,7 +186,7 @@ class Dispatcher:
         node.attempts += 1
         if node.waiting == 0 and node.status == Status.NEW_OBJECT:
             node.start_time = time.time()
-            self._set_node(run, node, Status.RUNNING, start_time=node.start_time)
+            self.writer.set_node(run, node, Status.RUNNING, start_time=node.start_time)
         if node.is_dask:
             address = node.executor["attrs"].get("scheduler_address")
             client = self.clusters.ready_client(address)
@@ -294,7 +259,7 @@ class Dispatcher:
         if "blob" in ref:
             data = blobs[ref["blob"]]
             key = blob_key(data)
-            self._write()
+            self.writer.begin()
             self.store.blobs.put(key, data)
             return key, len(data)
         key = meta.get("output_key", "")
@@ -309,7 +274,7 @@ class Dispatcher:
 
     def _complete(self, run: DispatchRun, node: NodeRun, key: str, size: int, meta: dict[str, Any]) -> None:
         now = time.time()
-        self._set_node(run, node, Status.COMPLETED, start_time=meta.get("start_time", node.start_time),
+        self.writer.set_node(run, node, Status.COMPLETED, start_time=meta.get("start_time", node.start_time),
                        end_time=meta.get("end_time", now), output_key=key, output_size=size,
                        stdout=meta.get("stdout", ""), stderr=_with_retries(node, meta.get("stderr", "")))
         node.output_key = key
@@ -321,14 +286,14 @@ class Dispatcher:
                 continue
             if child.submitted and child.waiting == 0 and child.status == Status.NEW_OBJECT:
                 child.start_time = now
-                self._set_node(run, child, Status.RUNNING, start_time=now)
+                self.writer.set_node(run, child, Status.RUNNING, start_time=now)
             else:
                 self._try_submit(run, child)
 
     def _fail(self, run: DispatchRun, node: NodeRun, meta: dict[str, Any]) -> None:
         if node.status == Status.NEW_OBJECT:
-            self._set_node(run, node, Status.RUNNING, start_time=meta.get("start_time") or time.time())
-        self._set_node(run, node, Status.FAILED, end_time=meta.get("end_time") or time.time(),
+            self.writer.set_node(run, node, Status.RUNNING, start_time=meta.get("start_time") or time.time())
+        self.writer.set_node(run, node, Status.FAILED, end_time=meta.get("end_time") or time.time(),
                        error=meta.get("error") or "the task failed", traceback=meta.get("traceback", ""),
                        stdout=meta.get("stdout", ""), stderr=_with_retries(node, meta.get("stderr", "")))
         run.failed.append(node.id)
@@ -354,14 +319,14 @@ class Dispatcher:
     def _finalize(self, run: DispatchRun, error: str | None = None) -> None:
         now = time.time()
         if run.cancelled:
-            self._set_dispatch(run, Status.CANCELLED, end_time=now, error="the dispatch was cancelled")
+            self.writer.set_dispatch(run, Status.CANCELLED, end_time=now, error="the dispatch was cancelled")
         elif run.failed or error:
             names = ", ".join(f"{run.nodes[i].name} (node {i})" for i in run.failed)
-            self._set_dispatch(run, Status.FAILED, end_time=now,
+            self.writer.set_dispatch(run, Status.FAILED, end_time=now,
                                error=error or f"task(s) failed: {names}")
         else:
             output = run.nodes[run.output]
-            self._set_dispatch(run, Status.COMPLETED, end_time=now, output_key=output.output_key)
+            self.writer.set_dispatch(run, Status.COMPLETED, end_time=now, output_key=output.output_key)
         self.runs.pop(run.id, None)
         if run.parent is not None:
             self._sublattice_finished(run)
@@ -372,7 +337,7 @@ class Dispatcher:
         child_id = self.create(run.owner, manifest, parent=(run.id, node.id))
         node.sub_dispatch_id = child_id
         node.submitted = True
-        self._write()
+        self.writer.begin()
         self.store.update_node(run.id, node.id, sub_dispatch_id=child_id)
 
     def _sublattice_finished(self, child: DispatchRun) -> None:
@@ -417,7 +382,7 @@ class Dispatcher:
             self._release(node)
             if node.sub_dispatch_id and node.sub_dispatch_id in self.runs:
                 self.cancel(owner, node.sub_dispatch_id)
-            self._set_node(run, node, Status.CANCELLED, end_time=time.time())
+            self.writer.set_node(run, node, Status.CANCELLED, end_time=time.time())
             for did in run.descendants(node.id):
                 self._mark_dead(run, run.nodes[did])
         self._check_finished(run)
@@ -467,7 +432,7 @@ class Dispatcher:
                 if node.sub_dispatch_id:
                     node.submitted = True
                 else:
-                    self._set_node(run, node, Status.NEW_OBJECT)
+                    self.writer.set_node(run, node, Status.NEW_OBJECT)
         for node in list(run.nodes.values()):
             if node.status in (Status.FAILED, Status.CANCELLED):
                 for did in run.descendants(node.id):
