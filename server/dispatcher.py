@@ -21,6 +21,7 @@ from covalent_nb import _frames
 from covalent_nb._serialize import blob_key
 from covalent_nb._status import TERMINAL, Status
 from covalent_nb.errors import ExecutorError
+from covalent_nb.executor.base import failed_frame
 from covalent_nb.executor.time_limit import time_limit_failure
 
 from .cluster import DaskClusters
@@ -43,12 +44,6 @@ EXECUTOR_GRACE_SECONDS = 30.0
 
 class DispatchNotFound(KeyError):
     """No dispatch with that id belongs to the caller."""
-
-
-def _failure_frame(message: str) -> bytes:
-    now = time.time()
-    return _frames.pack({"status": "FAILED", "error": message, "traceback": "", "stdout": "",
-                         "stderr": "", "start_time": now, "end_time": now, "output": None})
 
 
 class Dispatcher:
@@ -207,7 +202,7 @@ class Dispatcher:
         except Exception as exc:  # the cluster lost or refused the task
             if node.finished or node.handle is not future:
                 return
-            frame = _failure_frame(f"the Dask cluster could not run the task: {exc!r}")
+            frame = failed_frame(f"the Dask cluster could not run the task: {exc!r}", node.start_time or time.time())
         if node.handle is future:
             self._on_result(run, node, frame)
 
@@ -226,7 +221,7 @@ class Dispatcher:
             await self.executors.cancel(node.executor, metadata)
             raise
         except Exception as exc:
-            frame = _failure_frame(f"executor {node.executor['name']!r} failed: {exc}")
+            frame = failed_frame(f"executor {node.executor['name']!r} failed: {exc}", node.start_time or time.time())
         self._on_result(run, node, frame)
 
     # ---- results -------------------------------------------------------------

@@ -308,3 +308,16 @@ def task_key(task_metadata: Mapping[str, Any], task_frame: bytes | None = None) 
         dispatch_id = meta.get("dispatch_id") if dispatch_id is None else dispatch_id
         node_id = meta.get("node_id") if node_id is None else node_id
     return str(dispatch_id), node_id
+
+
+def failed_frame(error: str, start: float, stdout: str = "", stderr: str = "",
+                 traceback: str | None = None) -> bytes:
+    """A FAILED result frame for a failure outside the task (a process that died, a time-out,
+    a remote service's error): what an executor returns when the runner could not report."""
+    import time
+
+    from covalent_nb._frames import pack
+
+    return pack({"status": "FAILED", "output": None, "output_key": None, "output_size": None,
+                 "error": error, "traceback": traceback, "stdout": stdout, "stderr": stderr,
+                 "start_time": start, "end_time": time.time()})

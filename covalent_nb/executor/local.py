@@ -18,7 +18,7 @@ from contextlib import suppress
 from typing import Any, ClassVar
 
 from covalent_nb._frames import pack, unpack
-from covalent_nb.executor.base import AsyncBaseExecutor, TaskKey, task_key
+from covalent_nb.executor.base import AsyncBaseExecutor, TaskKey, failed_frame, task_key
 
 __all__ = ["LocalExecutor"]
 
@@ -64,7 +64,7 @@ class LocalExecutor(AsyncBaseExecutor):
                     cwd=self.task_workdir(*key), stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
             except OSError as exc:
-                return _failed_frame(f"the local executor could not start the task's process: {exc}", start)
+                return failed_frame(f"the local executor could not start the task's process: {exc}", start)
             self._processes[key] = proc
             try:
                 stdout, stderr = await proc.communicate()
@@ -129,11 +129,4 @@ def _process_failure_frame(returncode: int | None, stdout: bytes, stderr: bytes,
         tail = err_text[-_STDERR_TAIL:].strip()
         error = f"the local runner process {how} without writing a result"
         error += f"; its stderr ended with:\n{tail}" if tail else " and wrote nothing to stderr"
-    return _failed_frame(error, start, stdout.decode(errors="replace"), err_text)
-
-
-def _failed_frame(error: str, start: float, stdout: str = "", stderr: str = "") -> bytes:
-    meta = {"status": "FAILED", "output": None, "output_key": None, "output_size": None,
-            "error": error, "traceback": None, "stdout": stdout, "stderr": stderr,
-            "start_time": start, "end_time": time.time()}
-    return pack(meta)
+    return failed_frame(error, start, stdout.decode(errors="replace"), err_text)

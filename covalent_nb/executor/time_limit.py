@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from covalent_nb._frames import pack
+from covalent_nb.executor.base import failed_frame
 
 __all__ = ["IN_CHILD_ENV", "run_with_time_limit", "time_limit_failure"]
 
@@ -26,11 +26,8 @@ IN_CHILD_ENV = "COVALENT_NB_TIME_LIMITED_CHILD"
 
 def time_limit_failure(limit: float, start: float, stdout: str = "", stderr: str = "") -> bytes:
     """A FAILED result frame saying the task ran out of time and was stopped."""
-    return pack({"status": "FAILED", "output": None, "output_key": None, "output_size": None,
-                 "error": f"TimeoutError: the task exceeded its time limit of {limit:g} s "
-                          "and its process was stopped",
-                 "traceback": None, "stdout": stdout, "stderr": stderr,
-                 "start_time": start, "end_time": time.time()})
+    return failed_frame(f"TimeoutError: the task exceeded its time limit of {limit:g} s "
+                        "and its process was stopped", start, stdout, stderr)
 
 
 def _tail(path: Path, limit: int = 20000) -> str:
@@ -66,7 +63,5 @@ def run_with_time_limit(task_frame: bytes, parent_frames: tuple[bytes, ...], lim
                 return time_limit_failure(limit, start, _tail(out_path), _tail(err_path))
         if result_path.exists():
             return result_path.read_bytes()
-        return pack({"status": "FAILED", "output": None, "error":
-                     f"the task process exited with code {proc.returncode} without a result",
-                     "traceback": None, "stdout": _tail(out_path), "stderr": _tail(err_path),
-                     "start_time": start, "end_time": time.time()})
+        return failed_frame(f"the task process exited with code {proc.returncode} without a result",
+                            start, _tail(out_path), _tail(err_path))

@@ -17,10 +17,9 @@ import json
 import time
 from typing import Any, ClassVar
 
-from covalent_nb.executor.aws.s3_executor import (S3StagedExecutor, describe_aws_error, failed_frame,
-                                                  task_key)
+from covalent_nb.executor.aws.s3_executor import S3StagedExecutor, describe_aws_error
 from covalent_nb.executor.aws.staging import StagedTask
-from covalent_nb.executor.base import REQUIRED
+from covalent_nb.executor.base import REQUIRED, failed_frame, task_key
 
 __all__ = ["AWSLambdaExecutor", "LambdaReply"]
 

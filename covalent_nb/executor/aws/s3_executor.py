@@ -11,28 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any, ClassVar
 
-from covalent_nb._frames import pack
 from covalent_nb.errors import ExecutorError
 from covalent_nb.executor.aws import staging
-from covalent_nb.executor.base import AsyncBaseExecutor, TaskKey, task_key
+from covalent_nb.executor.base import AsyncBaseExecutor, TaskKey, failed_frame
 
-__all__ = ["S3StagedExecutor", "TaskKey", "describe_aws_error", "failed_frame", "task_key"]
+__all__ = ["S3StagedExecutor", "describe_aws_error"]
 
 logger = logging.getLogger(__name__)
 
 """``(dispatch_id, node_id)``: how an executor finds the state of one of its running tasks."""
-
-
-def failed_frame(error: str, start: float, stdout: str = "", stderr: str = "",
-                 traceback: str | None = None) -> bytes:
-    """A FAILED result frame for a failure outside the task (staging, AWS, time-outs)."""
-    meta = {"status": "FAILED", "output": None, "output_key": None, "output_size": None,
-            "error": error, "traceback": traceback, "stdout": stdout, "stderr": stderr,
-            "start_time": start, "end_time": time.time()}
-    return pack(meta)
 
 
 def describe_aws_error(exc: BaseException) -> str:

@@ -9,7 +9,8 @@ import pytest
 from covalent_nb._frames import unpack
 from covalent_nb.errors import ExecutorError
 from covalent_nb.executor.aws.lambda_executor import AWSLambdaExecutor
-from covalent_nb.executor.aws.s3_executor import describe_aws_error, failed_frame, task_key
+from covalent_nb.executor.aws.s3_executor import describe_aws_error
+from covalent_nb.executor.base import failed_frame, task_key
 
 from ..taskframes import task_frame
 
