@@ -35,6 +35,7 @@ __all__ = [
     "dispatcher_url",
     "get_config",
     "is_set_in_file",
+    "url_host",
     "parse_address",
     "reload_config",
     "server_state_paths",
@@ -60,7 +61,8 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _BRACKETED = re.compile(r"^\[([^\[\]]+)\](?::(.*))?$")
 
 # (config file path, (mtime_ns, size) or None when missing, merged config)
-_cache: tuple[Path, tuple[int, int] | None, dict[str, Any]] | None = None
+# (path, file stamp, merged config, the file's own content), re-read when the file changes
+_cache: tuple[Path, tuple[int, int] | None, dict[str, Any], dict[str, Any]] | None = None
 
 
 # ---------------------------------------------------------------- locations
@@ -199,22 +201,33 @@ def _validated(content: dict[str, Any], source: str) -> dict[str, Any]:
     return merged
 
 
-def _merged_config() -> dict[str, Any]:
-    """Defaults overlaid with the config file, re-read when the file changes."""
+def _loaded() -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(defaults overlaid with the file, the file's own content)``, re-read when the file changes."""
     global _cache
     path = config_path()
     stamp = _file_stamp(path)
     if _cache is not None and _cache[0] == path and _cache[1] == stamp:
-        return _cache[2]
+        return _cache[2], _cache[3]
     source = f"in the covalent-nb config file {path} (fix it, or delete it for the defaults)"
-    merged = _validated(_read_file(path), source)
-    _cache = (path, stamp, merged)
-    return merged
+    content = _read_file(path)
+    merged = _validated(content, source)
+    _cache = (path, stamp, merged, content)
+    return merged, content
+
+
+def _merged_config() -> dict[str, Any]:
+    """Defaults overlaid with the config file."""
+    return _loaded()[0]
+
+
+def url_host(host: str) -> str:
+    """A host as it stands in a URL: IPv6 literals in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 def is_set_in_file(key: str) -> bool:
     """True when the config file itself sets dotted ``key`` (not only the defaults)."""
-    value: Any = _read_file(config_path())
+    value: Any = _loaded()[1]
     for part in _split_key(key):
         if not isinstance(value, dict) or part not in value:
             return False
@@ -404,8 +417,7 @@ def dispatcher_address(dispatcher_addr: str | None = None) -> tuple[str, int]:
 def dispatcher_url(dispatcher_addr: str | None = None) -> str:
     """The dispatcher's base URL, e.g. ``http://localhost:48008`` (IPv6 hosts in brackets)."""
     scheme, host, port = _resolve(dispatcher_addr)
-    shown = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown}:{port}"
+    return f"{scheme}://{url_host(host)}:{port}"
 
 
 def _resolve(dispatcher_addr: str | None) -> tuple[str, str, int]:

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from covalent_nb._config import ServerStatePaths, server_state_paths
+from covalent_nb._config import ServerStatePaths, server_state_paths, url_host
 from covalent_nb.errors import ServerProcessError
 
 __all__ = [
@@ -167,8 +167,7 @@ def remove_stale_state(paths: ServerStatePaths | None = None) -> bool:
 def connect_url(address: str, port: int) -> str:
     """The URL a local client uses to reach a server bound to ``address:port``."""
     host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"http://{url_host(host)}:{port}"
 
 
 def port_is_free(address: str, port: int) -> bool:

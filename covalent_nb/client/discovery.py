@@ -41,8 +41,7 @@ class DispatcherLocation:
     @property
     def url(self) -> str:
         """The base URL the API hangs under (``<url>api/v1/...``)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.prefix}"
+        return f"http://{_config.url_host(self.host)}:{self.port}{self.prefix}"
 
 
 def _from_url(url: str, token: str | None, source: str) -> DispatcherLocation:

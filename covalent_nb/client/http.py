@@ -8,6 +8,7 @@ import socket
 import threading
 from typing import Any, Iterable
 
+from covalent_nb._config import url_host
 from covalent_nb.errors import (AuthenticationError, DispatcherError,
                                 DispatcherUnreachableError, DispatchNotFoundError)
 
@@ -30,8 +31,7 @@ class DispatcherConnection:
     @property
     def url(self) -> str:
         """The dispatcher's base URL."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.prefix}"
+        return f"http://{url_host(self.host)}:{self.port}{self.prefix}"
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
