@@ -210,13 +210,13 @@ class ResultStore:
         rows = self.db.execute(
             f"SELECT {', '.join(_DISPATCH_FIELDS)} FROM dispatches WHERE owner=? AND parent_id IS NULL"
             " ORDER BY created DESC LIMIT ?", (owner, limit)).fetchall()
-        out = []
-        for row in rows:
-            record = dict(zip(_DISPATCH_FIELDS, row))
-            counts = self.db.execute("SELECT status, count(*) FROM nodes WHERE dispatch_id=?"
-                                     " GROUP BY status", (record["id"],)).fetchall()
-            record["progress"] = dict(counts)
-            out.append(record)
+        out = [dict(zip(_DISPATCH_FIELDS, row), progress={}) for row in rows]
+        by_id = {record["id"]: record for record in out}
+        for dispatch_id, status, count in self.db.execute(  # one query for every dispatch's counts
+                "SELECT dispatch_id, status, count(*) FROM nodes WHERE dispatch_id IN"
+                " (SELECT id FROM dispatches WHERE owner=? AND parent_id IS NULL ORDER BY created DESC LIMIT ?)"
+                " GROUP BY dispatch_id, status", (owner, limit)).fetchall():
+            by_id[dispatch_id]["progress"][status] = count
         return out
 
     def unfinished_dispatches(self) -> list[str]:
