@@ -11,6 +11,7 @@ turn) before its event is published.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -261,7 +262,6 @@ class Dispatcher:
         if "file" in ref and self.store.blobs.is_key(key) and ref["file"] == str(self.store.blobs.path_for(key)):
             path = self.store.blobs.path_for(key)
             with open(path, "rb") as handle:
-                import hashlib
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
             if digest == key:
                 return key, path.stat().st_size
