@@ -8,12 +8,14 @@ artifact in ``test-artifacts/``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.jupyter_ext.jupyter_process import running_jupyter
 
@@ -34,6 +36,29 @@ CELLS = [
 ]
 
 
+# Lab's user settings for the test: use the notebook's kernel without asking, fetch no news
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+# a cell prompt that shows a number or '*': the cell ran or runs
+STARTED_PROMPT = ("() => [...document.querySelectorAll('.jp-Cell .jp-InputPrompt')]"
+                  ".some(p => /\\[[0-9*]+\\]/.test(p.textContent))")
+# The notebook's live kernel connection has ipywidgets' comm target: its widget manager is attached.
+# (Read from a private field; Lab has no public query for it.)
+WIDGETS_ATTACHED = ("() => { const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;"
+                    " return !!kernel && kernel.connectionStatus === 'connected'"
+                    " && !!(kernel._targetRegistry || {})['jupyter.widget']; }")
+
+
+def write_lab_settings(jupyter_config_dir: Path) -> None:
+    """Write :data:`LAB_SETTINGS` where Lab reads its user settings (``lab/user-settings`` of the config dir)."""
+    for plugin, values in LAB_SETTINGS.items():
+        path = jupyter_config_dir / "lab" / "user-settings" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
 def write_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
@@ -41,36 +66,83 @@ def write_notebook(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def start_notebook_session(server, path: str) -> None:
+    """The notebook's session and kernel, started before the page opens: Lab joins it, asking nothing."""
+    answer = server.request("POST", "api/sessions", {"path": path, "type": "notebook", "name": path,
+                                                     "kernel": {"name": "python3"}})
+    assert answer.status == 201, answer.body
+
+
+def page_state(page, server, console: list[str]) -> str:
+    """What the cells show, the browser's console and the server's log, for a failure message."""
+    cells = "\n---\n".join(page.locator(".jp-Cell").all_inner_texts())
+    return (f"--- cells ---\n{cells}\n--- browser console ---\n" + "\n".join(console[-60:])
+            + f"\n--- server log (end) ---\n{server.log()[-4000:]}")
+
+
+def open_notebook(page, server, path: str, console: list[str], attempts: int = 3) -> None:
+    """Open ``path`` in Lab and wait until its kernel is idle with ipywidgets attached (reloading if not)."""
+    for _ in range(attempts):
+        page.goto(f"{server.url}lab/tree/{path}?token={server.token}", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        try:
+            page.wait_for_function(WIDGETS_ATTACHED, timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"ipywidgets never attached to the notebook's kernel\n{page_state(page, server, console)}")
+
+
+def run_all_cells(page, server, console: list[str]) -> None:
+    """Run every cell; asks again if Lab dropped the command (a kernel dialog, a notebook not yet current)."""
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    for _ in range(3):
+        # fire and forget: the command's promise settles only when every cell has run
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if page.evaluate(STARTED_PROMPT):
+                return
+            if dialog.count() and dialog.first.is_visible():  # Lab asks which kernel to use: take the default
+                dialog.first.click()
+            page.wait_for_timeout(250)
+    raise AssertionError(f"no cell started running\n{page_state(page, server, console)}")
+
+
+def wait_for_widget(page, server, console: list[str], cell: int, timeout: float = 180.0):
+    """The ``.cnb-dispatch`` widget in cell ``cell``'s output; fails at once on a widget error."""
+    widget = page.locator(".jp-Cell").nth(cell).locator(".cnb-dispatch")
+    deadline = time.monotonic() + timeout
+    while not widget.count():
+        output = "".join(page.locator(".jp-Cell").nth(cell).locator(".jp-OutputArea").all_inner_texts())
+        shown = "a widget error" if "Error displaying widget" in output else "no widget"
+        assert shown == "no widget" and time.monotonic() < deadline, \
+            f"the %%covalent cell showed {shown}\n{page_state(page, server, console)}"
+        page.wait_for_timeout(250)
+    return widget
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_widget_in_jupyterlab_shows_every_node_completed(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
+    write_lab_settings(tmp_path / "jupyter_config")
     with running_jupyter(tmp_path, extra_args=("--LabApp.expose_app_in_browser=True",)) as server:
         write_notebook(tmp_path / "notebooks" / "widget.ipynb")
-        # the notebook's kernel session exists before the page opens: Lab then asks no kernel question
-        session = server.request("POST", "api/sessions", {"path": "widget.ipynb", "type": "notebook",
-                                                          "name": "widget.ipynb", "kernel": {"name": "python3"}})
-        assert session.status == 201, session.body
+        start_notebook_session(server, "widget.ipynb")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                console: list[str] = []
+                page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
                 page.set_default_timeout(120_000)
-                page.goto(f"{server.url}lab/tree/widget.ipynb?token={server.token}", timeout=120_000)
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-                page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands", timeout=60_000)
-                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-                # fire and forget: the command's promise settles only when every cell has run
-                page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-                widget = page.locator(".jp-Cell").nth(2).locator(".cnb-dispatch")
-                dialog = page.locator(".jp-Dialog .jp-mod-accept")
-                deadline = time.monotonic() + 120
-                while not widget.count():  # Lab may still ask which kernel to use: take the default
-                    assert time.monotonic() < deadline, "the %%covalent cell showed no widget"
-                    if dialog.count() and dialog.first.is_visible():
-                        dialog.first.click()
-                    page.wait_for_timeout(250)
+                open_notebook(page, server, "widget.ipynb", console)
+                run_all_cells(page, server, console)
+                widget = wait_for_widget(page, server, console, cell=2)
                 page.wait_for_function(  # the header's status badge, not a node's
                     "() => { const w = document.querySelectorAll('.jp-Cell')[2]?.querySelector('.cnb-dispatch');"
                     " const badge = w && w.querySelector('.cnb-summary .cnb-status');"
