@@ -146,6 +146,21 @@ def run(opts: argparse.Namespace, port: int, root: Path) -> None:
         dispatch_times.append(time.perf_counter() - start)
         ct.get_result(dispatch_id, wait=True)
     dispatch_1000 = statistics.median(dispatch_times)
+
+    # reading every output of a finished 1000-task fan-out: one batched request against one GET per output
+    fan_id = ct.dispatch(fan)(1000)
+    ct.get_result(fan_id, wait=True)
+
+    def read_batched() -> None:
+        ct.get_result(fan_id).get_all_node_outputs()
+
+    def read_one_by_one() -> None:
+        result = ct.get_result(fan_id)
+        for node in result._view["nodes"]:
+            if node["status"] == "COMPLETED":
+                result._payload(node["output_key"])
+
+    read_outputs = (_median(read_batched, rep), _median(read_one_by_one, rep))
     time.sleep(1.0)
     server = psutil.Process(server_pid)
     rss_idle = server.memory_info().rss
@@ -156,6 +171,8 @@ def run(opts: argparse.Namespace, port: int, root: Path) -> None:
         ratio = f"{ours / dask:8.1f}x" if dask else ""
         print(f"{name:<22}{ours * 1000:>11.1f} ms{dask * 1000:>9.1f} ms{ratio}")
     print(f"{'dispatch() 1000 nodes':<22}{dispatch_1000 * 1000:>11.1f} ms")
+    print(f"{'read fan-out 1000 out.':<22}{read_outputs[0] * 1000:>11.1f} ms (batched){read_outputs[1] * 1000:>9.1f} ms "
+          f"(one GET each){read_outputs[1] / read_outputs[0]:8.1f}x")
     print(f"server RSS: {rss_start / 2**20:.0f} MB at start, {rss_idle / 2**20:.0f} MB idle after the "
           "runs (the server process alone, Dask scheduler in-process, workers excluded)")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import json
 from typing import TYPE_CHECKING, Any
 
+from covalent_nb._frames import unpack
 from covalent_nb._serialize import loads
 from covalent_nb._status import Status
 
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["Result"]
 
 _MISSING = object()
+BATCH_KEYS = 1000
+"""Payload keys asked for in one request by :meth:`Result._prefetch` (the server's limit)."""
 
 
 def _when(ts: float | None) -> _dt.datetime | None:
@@ -45,6 +49,21 @@ class Result:
             data = self._conn.request("GET", f"dispatches/{self.dispatch_id}/blobs/{key}")
             value = self._payloads[key] = loads(data)
         return value
+
+    def _prefetch(self, keys: list[str | None]) -> None:
+        """Fetch the payloads of ``keys`` not read yet in as few requests as the server allows;
+        the ones it leaves out (too large for one answer) are read one by one when used."""
+        missing = list(dict.fromkeys(k for k in keys if k is not None and k not in self._payloads))
+        for start in range(0, len(missing), BATCH_KEYS):
+            body = json.dumps({"keys": missing[start:start + BATCH_KEYS]}).encode()
+            frame = self._conn.request("POST", f"dispatches/{self.dispatch_id}/payloads", body,
+                                       {"Content-Type": "application/json"})
+            meta, blobs = unpack(frame)
+            for key in meta["keys"]:
+                self._payloads[key] = loads(blobs[key])
+
+    def _completed_output_keys(self) -> list[str | None]:
+        return [n["output_key"] for n in self._view["nodes"] if n["status"] == Status.COMPLETED.value]
 
     # ---- Covalent's attributes -------------------------------------------------
 
@@ -145,10 +164,12 @@ class Result:
     def get_all_node_results(self) -> list[dict[str, Any]]:
         """Every task: node_id, node_name, status, start_time, end_time, output (the value
         itself), error (with traceback), stdout, stderr, sublattice_result."""
+        self._prefetch(self._completed_output_keys())
         return [self._node_dict(node) for node in self._view["nodes"]]
 
     def get_all_node_outputs(self) -> dict[str, Any]:
         """Outputs of completed tasks as ``{"name(id)": value}``."""
+        self._prefetch(self._completed_output_keys())
         return {f"{n['name']}({n['node_id']})": self._payload(n["output_key"])
                 for n in self._view["nodes"] if n["status"] == Status.COMPLETED.value}
 

@@ -15,6 +15,7 @@ import tornado.web
 import tornado.websocket
 
 from covalent_nb import __version__
+from covalent_nb._frames import pack
 from covalent_nb._status import TERMINAL, Status
 
 from .blobs import BlobUpload
@@ -24,6 +25,10 @@ from .views import dispatch_view
 __all__ = ["api_handlers"]
 
 MAX_WAIT_SECONDS = 60.0
+MAX_BATCH_KEYS = 1000
+"""Payload keys one ``POST dispatches/{id}/payloads`` may ask for."""
+BATCH_BYTES = 32 * 1024 * 1024
+"""Bytes of payloads one batch answer carries at most; the rest are named under ``omitted``."""
 
 
 class _Auth:
@@ -249,6 +254,42 @@ class DispatchBlobHandler(ApiHandler):
         self.finish()
 
 
+class DispatchPayloadsHandler(ApiHandler):
+    """``POST dispatches/{id}/payloads`` with ``{"keys": [...]}``: many payloads in one answer.
+
+    The answer is a binary frame (:mod:`covalent_nb._frames`): its metadata
+    lists the ``keys`` it carries and the ``omitted`` ones that did not fit in
+    :data:`BATCH_BYTES` (to be fetched one by one); its blobs are the
+    payloads by key. Every key must belong to the dispatch.
+    """
+
+    def post(self, dispatch_id: str) -> None:
+        self.owned_record(dispatch_id)
+        body = self.json_body()
+        keys = body.get("keys") if isinstance(body, dict) else None
+        if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+            self.fail(400, 'the body must be {"keys": [payload key, ...]}')
+        if len(keys) > MAX_BATCH_KEYS:
+            self.fail(400, f"{len(keys)} keys asked for at once; at most {MAX_BATCH_KEYS}")
+        store = self.service.store
+        unknown = next((k for k in keys if not store.dispatch_has_blob(dispatch_id, k) or not store.blobs.has(k)),
+                       None)
+        if unknown is not None:
+            self.fail(404, f"dispatch {dispatch_id} has no payload {unknown!r}")
+        carried: dict[str, bytes] = {}
+        omitted: list[str] = []
+        total = 0
+        for key in dict.fromkeys(keys):
+            size = store.blobs.size(key) or 0
+            if total + size > BATCH_BYTES:
+                omitted.append(key)
+                continue
+            carried[key] = store.blobs.get(key)
+            total += size
+        self.set_header("Content-Type", "application/octet-stream")
+        self.finish(pack({"keys": list(carried), "omitted": omitted}, carried))
+
+
 class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
     """``GET events?dispatch_id=...``: a WebSocket of status events (all of the caller's without an id)."""
 
@@ -301,6 +342,7 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
         (dispatch + "/wait", WaitHandler),
         (dispatch + "/cancel", CancelHandler),
         (dispatch + r"/blobs/([0-9a-f]{64})", DispatchBlobHandler),
+        (dispatch + "/payloads", DispatchPayloadsHandler),
         ("events", EventsHandler),
     ]
     return [(base + path, handler, kwargs) for path, handler in routes]

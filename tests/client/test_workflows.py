@@ -80,6 +80,28 @@ def test_fan_out_fan_in(server):
                              "error", "stdout", "stderr", "sublattice_result"}
 
 
+def test_all_node_outputs_come_in_one_request(server):
+    @ct.lattice
+    def fan(n):
+        return total([square(i) for i in range(n)])
+
+    result = ct.dispatch_sync(fan)(30)
+    requests: list[tuple[str, str]] = []
+    send = result._conn.request
+
+    def counted(method, path, *args, **kwargs):   # the real connection, with its calls noted
+        requests.append((method, path))
+        return send(method, path, *args, **kwargs)
+
+    result._conn.request = counted
+    outputs = result.get_all_node_outputs()
+    assert sorted(v for k, v in outputs.items() if k.startswith("square(")) == [i * i for i in range(30)]
+    assert [method for method, _ in requests] == ["POST"]
+    assert requests[0][1].endswith("/payloads")
+    assert [n["output"] for n in result.get_all_node_results() if n["node_name"] == "total"] == [result.result]
+    assert len(requests) == 1                     # everything read already
+
+
 def test_chain_and_generated_nodes(server):
     @ct.lattice
     def chain(x):

@@ -227,3 +227,74 @@ def test_oversize_payload_and_restart_survival(tmp_path):
                 os.environ["COVALENT_NB_TOKEN"] = saved
     finally:
         other.cli("stop")
+
+
+@ct.electron
+def blob_of(n_bytes):
+    return bytes(n_bytes)
+
+
+@ct.lattice
+def two_blobs(n_bytes):
+    return [blob_of(n_bytes), blob_of(n_bytes + 1)]
+
+
+def post_payloads(server: RunningServer, dispatch_id: str, body: bytes, token: str | None = "default"):
+    """``POST dispatches/{id}/payloads``; returns (status, the frame's metadata and blobs, or the JSON error)."""
+    from covalent_nb._frames import unpack
+
+    request = urllib.request.Request(f"http://{server.addr}/api/v1/dispatches/{dispatch_id}/payloads",
+                                     data=body, method="POST")
+    if token:
+        request.add_header("Authorization", f"token {server.token if token == 'default' else token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, unpack(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def output_keys(dispatch_id: str) -> list[str]:
+    view = ct.get_result(dispatch_id, wait=True)._view
+    return [n["output_key"] for n in view["nodes"] if n["name"] == "blob_of"]
+
+
+def test_payloads_in_one_answer(server):
+    from covalent_nb._serialize import loads
+
+    dispatch_id = ct.dispatch(two_blobs)(1000)
+    keys = output_keys(dispatch_id)
+    status, (meta, blobs) = post_payloads(server, dispatch_id, json.dumps({"keys": keys + keys[:1]}).encode())
+    assert status == 200
+    assert meta["keys"] == keys and meta["omitted"] == []
+    assert sorted(len(loads(blobs[k])) for k in keys) == [1000, 1001]
+
+
+def test_payloads_past_the_batch_size_are_omitted(server):
+    from covalent_nb.server.handlers import BATCH_BYTES
+
+    dispatch_id = ct.dispatch(two_blobs)(BATCH_BYTES // 2 + 1000)   # two outputs, together over the limit
+    keys = output_keys(dispatch_id)
+    status, (meta, blobs) = post_payloads(server, dispatch_id, json.dumps({"keys": keys}).encode())
+    assert status == 200
+    assert meta["keys"] == keys[:1] and meta["omitted"] == keys[1:] and list(blobs) == keys[:1]
+    result = ct.get_result(dispatch_id)
+    outputs = result.get_all_node_outputs()
+    assert sorted(len(v) for k, v in outputs.items() if k.startswith("blob_of(")) == \
+        [BATCH_BYTES // 2 + 1000, BATCH_BYTES // 2 + 1001]     # the omitted one read by itself
+
+
+def test_payloads_bad_requests(server):
+    dispatch_id = ct.dispatch(two_blobs)(10)
+    keys = output_keys(dispatch_id)
+    status, _ = post_payloads(server, dispatch_id, json.dumps({"keys": keys}).encode(), token=None)
+    assert status == 401
+    status, body = post_payloads(server, dispatch_id, json.dumps({"keys": keys + ["f" * 64]}).encode())
+    assert status == 404 and "f" * 64 in body["error"]
+    for bad in (b"{not json", b"[1]", json.dumps({"keys": "abc"}).encode(), json.dumps({"keys": [1]}).encode()):
+        status, body = post_payloads(server, dispatch_id, bad)
+        assert status == 400, bad
+    status, body = post_payloads(server, dispatch_id, json.dumps({"keys": keys * 501}).encode())
+    assert status == 400 and "at most 1000" in body["error"]
+    status, body = post_payloads(server, "12345678-0000-0000-0000-000000000000", json.dumps({"keys": keys}).encode())
+    assert status == 404 and "no dispatch" in body["error"]
