@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from covalent_nb.client.http import DispatcherConnection
 
-__all__ = ["bundle_for_view", "in_widget_kernel", "mime_bundle_for"]
+__all__ = ["bundle_for_view", "display_dispatch", "in_widget_kernel", "mime_bundle_for"]
 
 
 def in_widget_kernel() -> bool:
@@ -34,10 +34,8 @@ def bundle_for_view(view: Mapping[str, Any], connection: "DispatcherConnection |
     if in_widget_kernel():
         from .widget import DispatchWidget
 
-        bundle = DispatchWidget(view, connection=connection)._repr_mimebundle_()
+        bundle = DispatchWidget(view, connection=connection, text_plain=text_plain)._repr_mimebundle_()
         if bundle is not None:
-            if text_plain is not None:
-                bundle["text/plain"] = text_plain
             return bundle
     from .dispatch_state import DispatchState
     from .static_view import static_html, summary_text
@@ -53,3 +51,20 @@ def mime_bundle_for(dispatch_id: str, dispatcher_addr: str | None = None) -> dic
 
     conn = connection(dispatcher_addr)
     return bundle_for_view(conn.get_json(f"dispatches/{dispatch_id}"), conn)
+
+
+def display_dispatch(dispatch_id: str, dispatcher_addr: str | None = None, text_plain: str | None = None) -> None:
+    """Show dispatch ``dispatch_id`` in IPython: the live widget in a widget kernel (its output
+    updated with the final picture when the dispatch ends), else the bundle of :func:`bundle_for_view`."""
+    from IPython.display import display
+
+    from covalent_nb.client.connect import connection
+
+    conn = connection(dispatcher_addr)
+    view = conn.get_json(f"dispatches/{dispatch_id}")
+    if in_widget_kernel():
+        from .widget import DispatchWidget
+
+        DispatchWidget(view, connection=conn, text_plain=text_plain)._ipython_display_()
+        return
+    display(bundle_for_view(view, conn, text_plain), raw=True)

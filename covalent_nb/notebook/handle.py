@@ -2,7 +2,8 @@
 
 The ``%%covalent`` magic returns one (and stores it with ``-o VAR``); it asks
 the dispatcher for fresh state on every use and displays as the widget of
-:mod:`covalent_nb.notebook.widget` (text when ipywidgets is missing).
+:mod:`covalent_nb.notebook.widget` (text when ipywidgets is missing), whose
+output is brought up to date when a running dispatch ends.
 """
 
 from __future__ import annotations
@@ -110,6 +111,18 @@ class DispatchHandle:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return _widget_bundle(self.dispatch_id, self.dispatcher_addr, self)
+
+    def _ipython_display_(self) -> None:
+        """Show the dispatch in IPython as the widget; shown while running, its output gets the
+        final picture when the dispatch ends (see :func:`~covalent_nb.notebook.display.display_dispatch`)."""
+        from IPython.display import display
+
+        from covalent_nb.notebook.display import display_dispatch
+
+        try:
+            display_dispatch(self.dispatch_id, self.dispatcher_addr)
+        except CovalentNBError as error:  # e.g. the dispatcher is not reachable now
+            display({"text/plain": f"{self!r}\n(no widget: {error})"}, raw=True)
 
 
 def _widget_bundle(dispatch_id: str, dispatcher_addr: str | None, shown: Any) -> dict[str, Any]:

@@ -6,6 +6,10 @@ costs a few hundred bytes per update, at most one update every ``interval``
 seconds (0.1 s) however fast events arrive. Events come from the one shared
 :class:`~covalent_nb.notebook.live.EventStream` of the kernel; a finished
 dispatch's widget makes no connection at all.
+
+Shown while its dispatch runs, the widget's output carries a display id:
+when the dispatch ends, that output is updated once, so a notebook saved
+afterwards keeps the final picture and summary for viewers without widgets.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ OPTIONS_INTERVAL = 1.0
 """Seconds between two rewrites of the node selector's labels while running (they can be long)."""
 
 _NO_NODE = "— choose a node for its details —"
+_NO_NODE_VALUE = -1  # the selector's value for _NO_NODE (a Dropdown shows None as an empty box)
 _SVG_SIZE = re.compile(r'<svg ([^>]*?)width="[\d.]+pt" height="[\d.]+pt"')
 
 
@@ -101,7 +106,8 @@ class DispatchWidget(ipywidgets.VBox):
     ``live=True`` and a dispatch that is not finished, the widget follows the
     dispatch through ``stream`` (default: the kernel's shared stream for
     ``connection``); this needs a running asyncio loop, as in a Jupyter kernel.
-    ``clock`` and ``interval`` set the refresh throttle (tests).
+    ``clock`` and ``interval`` set the refresh throttle (tests). ``text_plain``
+    replaces the summary as the ``text/plain`` of its display.
     """
 
     dispatch_id = traitlets.Unicode(help="The dispatch shown.")
@@ -118,7 +124,8 @@ class DispatchWidget(ipywidgets.VBox):
 
     def __init__(self, view: Mapping[str, Any], *, connection: "DispatcherConnection | None" = None,
                  live: bool = True, stream: EventStream | None = None,
-                 clock: Callable[[], float] = time.monotonic, interval: float = REFRESH_INTERVAL) -> None:
+                 clock: Callable[[], float] = time.monotonic, interval: float = REFRESH_INTERVAL,
+                 text_plain: str | None = None) -> None:
         super().__init__()
         self.add_class("cnb-dispatch")  # a handle for pages and browser tests
         self.dispatch_id = view["id"]
@@ -134,6 +141,8 @@ class DispatchWidget(ipywidgets.VBox):
         self._details_shown: tuple[int, str] | None = None
         self._options_at = -math.inf
         self._updating_options = False
+        self._text_plain = text_plain
+        self._display_handles: list[Any] = []
         self._build_children()
         self._refresh(all_parts=True)
         if live and not self._dispatch_state.terminal:
@@ -149,7 +158,7 @@ class DispatchWidget(ipywidgets.VBox):
         self._details = ipywidgets.HTML()
         graph_box = ipywidgets.Box([self._graph], layout=ipywidgets.Layout(
             max_height="520px", overflow="auto", border="1px solid #ddd", display="block"))
-        self._selector = ipywidgets.Dropdown(options=[(_NO_NODE, None)], value=None, description="node",
+        self._selector = ipywidgets.Dropdown(options=[(_NO_NODE, _NO_NODE_VALUE)], value=_NO_NODE_VALUE, description="node",
                                              layout=ipywidgets.Layout(width="480px"))
         self._selector.observe(self._on_selector, "value")
         tools: list[ipywidgets.Widget] = []
@@ -216,7 +225,7 @@ class DispatchWidget(ipywidgets.VBox):
 
     def _refresh_options(self) -> None:
         state = self._dispatch_state
-        options = [(_NO_NODE, None)] + [
+        options = [(_NO_NODE, _NO_NODE_VALUE)] + [
             (f"{state.names[i]} ({i}) — {state.node_statuses[i]}", i)
             for i in sorted(state.node_statuses) if state.kinds[i] != "parameter"]
         self._options_at = self._clock()
@@ -226,19 +235,23 @@ class DispatchWidget(ipywidgets.VBox):
         try:
             with self._selector.hold_sync():
                 self._selector.options = options
-                self._selector.value = self.selected_node
+                self._selector.value = self._listed(self.selected_node)
         finally:
             self._updating_options = False
 
     # ---- node details --------------------------------------------------------------------
 
+    def _listed(self, node_id: int | None) -> int:
+        """The selector's value for ``node_id``: the node if it is listed, else the "choose" entry."""
+        return node_id if node_id in {value for _label, value in self._selector.options} else _NO_NODE_VALUE
+
     def _on_selector(self, change: Mapping[str, Any]) -> None:
         if not self._updating_options:
-            self.selected_node = change["new"]
+            self.selected_node = None if change["new"] == _NO_NODE_VALUE else change["new"]
 
     @traitlets.observe("selected_node")
     def _on_selected(self, change: Mapping[str, Any]) -> None:
-        listed = change["new"] if change["new"] in {value for _label, value in self._selector.options} else None
+        listed = self._listed(change["new"])
         if self._selector.value != listed:
             self._updating_options = True
             try:
@@ -343,6 +356,14 @@ class DispatchWidget(ipywidgets.VBox):
     def _finish(self) -> None:
         self._stop_following()
         self.flush()
+        self._update_displays()
+
+    def _update_displays(self) -> None:
+        """Give the outputs showing this widget the final fallback (picture, summary) of the dispatch."""
+        handles, self._display_handles = self._display_handles, []
+        bundle = self._repr_mimebundle_()
+        for handle in handles:
+            handle.update(bundle, raw=True)
 
     def close(self) -> None:
         """Stop following the dispatch and close the widget and its parts."""
@@ -360,11 +381,23 @@ class DispatchWidget(ipywidgets.VBox):
 
     # ---- display -------------------------------------------------------------------------
 
+    def _ipython_display_(self) -> None:
+        """Show the widget in IPython; while it follows its dispatch, under a display id (see the module)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is None:
+            display(repr(self))
+        elif self.live:
+            self._display_handles.append(display(bundle, raw=True, display_id=True))
+        else:
+            display(bundle, raw=True)
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
-        bundle["text/plain"] = summary_text(self._dispatch_state)
+        bundle["text/plain"] = self._text_plain or summary_text(self._dispatch_state)
         bundle["text/html"] = static_html(self._dispatch_view, self._dispatch_state)
         return bundle
 

@@ -41,6 +41,8 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
+# the outputs of the %%covalent cell in Lab's notebook model
+CELL_OUTPUTS = "window.jupyterapp.shell.currentWidget.content.model.cells.get(2).toJSON().outputs"
 # a cell prompt that shows a number or '*': the cell ran or runs
 STARTED_PROMPT = ("() => [...document.querySelectorAll('.jp-Cell .jp-InputPrompt')]"
                   ".some(p => /\\[[0-9*]+\\]/.test(p.textContent))")
@@ -147,12 +149,16 @@ def test_widget_in_jupyterlab_shows_every_node_completed(tmp_path: Path) -> None
                     "() => { const w = document.querySelectorAll('.jp-Cell')[2]?.querySelector('.cnb-dispatch');"
                     " const badge = w && w.querySelector('.cnb-summary .cnb-status');"
                     " return badge && badge.dataset.status === 'COMPLETED'; }", timeout=120_000)
+                # the kernel then updates the output's fallback (display id): wait for it in Lab's model
+                page.wait_for_function(f"() => JSON.stringify({CELL_OUTPUTS}).includes("
+                                       "'data-status=\\\\\"COMPLETED\\\\\"')", timeout=60_000)
                 page.wait_for_timeout(500)  # the last throttled refresh
                 header = widget.inner_text()
                 nodes = widget.locator("svg g.node")
                 titles = [nodes.nth(i).locator("title").text_content() for i in range(nodes.count())]
                 labels = [text.strip() for text in widget.locator("svg g.node text").all_text_contents()]
                 page.screenshot(path=str(ARTIFACTS / "jupyterlab-widget.png"), full_page=True)
+                page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
             except Exception:
                 page.screenshot(path=str(ARTIFACTS / "jupyterlab-widget-failed.png"), full_page=True)
                 raise
@@ -163,3 +169,9 @@ def test_widget_in_jupyterlab_shows_every_node_completed(tmp_path: Path) -> None
     assert len(titles) >= 5, titles                    # 4 squares, the list, total (+ parameters)
     assert sum(label == "square" for label in labels) == 4, labels
     assert "total" in labels
+    # the saved notebook keeps the final picture and summary for viewers without widgets
+    saved = nbformat.read(tmp_path / "notebooks" / "widget.ipynb", as_version=4)
+    shown = [o for o in saved.cells[2].outputs if "text/html" in o.get("data", {})]
+    assert len(shown) == 1 and "application/vnd.jupyter.widget-view+json" in shown[0]["data"]
+    assert 'data-status="COMPLETED"' in shown[0]["data"]["text/html"] and "<svg" in shown[0]["data"]["text/html"]
+    assert "COMPLETED" in shown[0]["data"]["text/plain"]

@@ -124,6 +124,7 @@ def test_selection_shows_details_and_survives_option_refreshes() -> None:
     view = small_view()
     widget = DispatchWidget(view, live=False, clock=FakeClock())
     assert widget._selector.options[1] == ("add (2) — NEW_OBJECT", 2)
+    assert widget._selector.index == 0 and widget.selected_node is None
     assert len(widget._selector.options) == 6             # "choose" + five non-parameter nodes
     widget._selector.value = 4
     assert widget.selected_node == 4
@@ -135,6 +136,8 @@ def test_selection_shows_details_and_survives_option_refreshes() -> None:
     assert ("add (4) — RUNNING", 4) in widget._selector.options
     assert widget._selector.value == 4 and widget.selected_node == 4
     assert STATUS_COLOURS["RUNNING"] in widget._details.value
+    widget._selector.index = 0                            # back to "choose a node"
+    assert widget.selected_node is None and widget._details.value == ""
 
 
 def test_details_of_a_failed_node_show_the_traceback_escaped() -> None:
@@ -259,8 +262,9 @@ def test_closing_a_live_widget_unregisters_it() -> None:
 
 def test_selecting_a_parameter_shows_it_without_listing_it() -> None:
     widget = DispatchWidget(small_view(), live=False)
+    assert widget._selector.label.startswith("— choose a node")     # shown, not an empty box
     widget.selected_node = 3
-    assert widget._selector.value is None
+    assert widget._selector.label.startswith("— choose a node")
     assert "<b>:parameter:2</b> (node 3, parameter)" in widget._details.value
     assert repr(widget) == f"<DispatchWidget small {widget.dispatch_id} RUNNING>"
 
@@ -335,25 +339,52 @@ def test_in_a_real_kernel_results_display_as_live_widgets(server) -> None:
     try:
         outputs = [_execute(client, cell) for cell in KERNEL_CELLS[:2]]
         time.sleep(4.0)                                   # the kernel is idle; its loop follows the events
+        later = _pending_iopub(client)                    # what the kernel sent after the cells' ends
         printed = _execute(client, KERNEL_CELLS[2])
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     for data in outputs:
-        assert "application/vnd.jupyter.widget-view+json" in data, data.get("text/plain")
+        assert WIDGET_VIEW in data, data.get("text/plain")
         assert "<svg" in data["text/html"] and "cnb-nodes" in data["text/html"]
     assert outputs[0]["text/plain"].startswith("<Result steps ")     # a Result keeps its repr as text
     assert printed["stdout"] == "False COMPLETED 2 True\n"
+    # the live widget's output carries a display id and gets the final picture once the dispatch ends
+    assert "COMPLETED" not in outputs[1]["text/plain"]
+    updates = [m["content"] for m in later if m["msg_type"] == "update_display_data"]
+    assert [u["transient"]["display_id"] for u in updates] == [outputs[1]["display_id"]]
+    final = updates[0]["data"]
+    assert final[WIDGET_VIEW]["model_id"] == outputs[1][WIDGET_VIEW]["model_id"]
+    assert final["text/plain"].startswith("steps") and "COMPLETED" in final["text/plain"]
+    assert 'data-status="COMPLETED"' in final["text/html"] and "<svg" in final["text/html"]
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _pending_iopub(client: Any) -> list[dict[str, Any]]:
+    """The iopub messages waiting in the client's queue."""
+    import queue
+
+    messages = []
+    while True:
+        try:
+            messages.append(client.get_iopub_msg(timeout=0.5))
+        except queue.Empty:
+            return messages
 
 
 def _execute(client: Any, code: str) -> dict[str, Any]:
-    """Run one cell; its execute_result data (plus "stdout"), or raise with the kernel's error."""
+    """Run one cell; the data it showed (plus "stdout", and "display_id" if the output has one),
+    or raise with the kernel's error."""
     data: dict[str, Any] = {"stdout": ""}
 
     def hook(message: dict[str, Any]) -> None:
         kind, content = message["msg_type"], message["content"]
-        if kind == "execute_result":
+        if kind in ("execute_result", "display_data"):
             data.update(content["data"])
+            if content.get("transient", {}).get("display_id"):
+                data["display_id"] = content["transient"]["display_id"]
         elif kind == "stream" and content["name"] == "stdout":
             data["stdout"] += content["text"]
         elif kind == "error":
