@@ -53,7 +53,7 @@ def mime_bundle_for(dispatch_id: str, dispatcher_addr: str | None = None) -> dic
     return bundle_for_view(conn.get_json(f"dispatches/{dispatch_id}"), conn)
 
 
-def display_dispatch(dispatch_id: str, dispatcher_addr: str | None = None, text_plain: str | None = None) -> None:
+def display_dispatch(dispatch_id: str, dispatcher_addr: str | None = None) -> None:
     """Show dispatch ``dispatch_id`` in IPython: the live widget in a widget kernel (its output
     updated with the final picture when the dispatch ends), else the bundle of :func:`bundle_for_view`."""
     from IPython.display import display
@@ -65,6 +65,6 @@ def display_dispatch(dispatch_id: str, dispatcher_addr: str | None = None, text_
     if in_widget_kernel():
         from .widget import DispatchWidget
 
-        DispatchWidget(view, connection=conn, text_plain=text_plain)._ipython_display_()
+        DispatchWidget(view, connection=conn)._ipython_display_()
         return
-    display(bundle_for_view(view, conn, text_plain), raw=True)
+    display(bundle_for_view(view, conn), raw=True)

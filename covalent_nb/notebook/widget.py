@@ -158,8 +158,8 @@ class DispatchWidget(ipywidgets.VBox):
         self._details = ipywidgets.HTML()
         graph_box = ipywidgets.Box([self._graph], layout=ipywidgets.Layout(
             max_height="520px", overflow="auto", border="1px solid #ddd", display="block"))
-        self._selector = ipywidgets.Dropdown(options=[(_NO_NODE, _NO_NODE_VALUE)], value=_NO_NODE_VALUE, description="node",
-                                             layout=ipywidgets.Layout(width="480px"))
+        self._selector = ipywidgets.Dropdown(options=[(_NO_NODE, _NO_NODE_VALUE)], value=_NO_NODE_VALUE,
+                                             description="node", layout=ipywidgets.Layout(width="480px"))
         self._selector.observe(self._on_selector, "value")
         tools: list[ipywidgets.Widget] = []
         if self._picture.svg is not None:
