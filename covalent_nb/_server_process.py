@@ -39,6 +39,7 @@ __all__ = [
     "running_server",
     "start_server",
     "stop_server",
+    "terminate_process",
 ]
 
 HEALTH_PATH = "/api/v1/health"
@@ -290,7 +291,7 @@ def _wait_until_healthy(
         if status == 200:
             return
         if time.monotonic() >= deadline:
-            _terminate(process)
+            terminate_process(process)
             raise ServerProcessError(
                 f"the covalent-nb server did not answer {url}{HEALTH_PATH} within {timeout:.0f} s "
                 f"(last answer: {status or 'no connection'}), so it was stopped. The end of its log "
@@ -300,7 +301,8 @@ def _wait_until_healthy(
         delay = min(delay * 1.5, 0.5)
 
 
-def _terminate(process: subprocess.Popen[bytes]) -> None:
+def terminate_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it has not exited within 10 s."""
     process.terminate()
     try:
         process.wait(timeout=10)

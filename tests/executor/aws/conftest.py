@@ -25,6 +25,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from covalent_nb._server_process import terminate_process
+
 REGION = "us-east-1"
 
 
@@ -75,12 +77,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
         _moto_api(endpoint, "/moto-api/config", {"batch": {"use_docker": False}, "lambda": {"use_docker": False}})
         yield MotoServer(endpoint, proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        terminate_process(proc)
 
 
 @pytest.fixture(autouse=True)
