@@ -93,6 +93,14 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
             self.fail(404, f"no dispatch with id {dispatch_id!r}")
         return record
 
+    def payload_size(self, dispatch_id: str, key: str) -> int:
+        """The size of payload ``key`` of the dispatch; 404 unless it belongs to it and is stored."""
+        store = self.service.store
+        size = store.blobs.size(key) if store.dispatch_has_blob(dispatch_id, key) else None
+        if size is None:
+            self.fail(404, f"dispatch {dispatch_id} has no payload {key!r}")
+        return size
+
     def json_body(self) -> Any:
         try:
             return json.loads(self.request.body or b"null")
@@ -245,8 +253,7 @@ class DispatchBlobHandler(ApiHandler):
     async def get(self, dispatch_id: str, key: str) -> None:
         self.owned_record(dispatch_id)
         store = self.service.store
-        if not store.dispatch_has_blob(dispatch_id, key) or not store.blobs.has(key):
-            self.fail(404, f"dispatch {dispatch_id} has no payload {key!r}")
+        self.payload_size(dispatch_id, key)
         self.set_header("Content-Type", "application/octet-stream")
         for chunk in store.blobs.iter_chunks(key):
             self.write(chunk)
@@ -271,16 +278,12 @@ class DispatchPayloadsHandler(ApiHandler):
             self.fail(400, 'the body must be {"keys": [payload key, ...]}')
         if len(keys) > MAX_BATCH_KEYS:
             self.fail(400, f"{len(keys)} keys asked for at once; at most {MAX_BATCH_KEYS}")
+        sizes = {key: self.payload_size(dispatch_id, key) for key in dict.fromkeys(keys)}
         store = self.service.store
-        unknown = next((k for k in keys if not store.dispatch_has_blob(dispatch_id, k) or not store.blobs.has(k)),
-                       None)
-        if unknown is not None:
-            self.fail(404, f"dispatch {dispatch_id} has no payload {unknown!r}")
         carried: dict[str, bytes] = {}
         omitted: list[str] = []
         total = 0
-        for key in dict.fromkeys(keys):
-            size = store.blobs.size(key) or 0
+        for key, size in sizes.items():
             if total + size > BATCH_BYTES:
                 omitted.append(key)
                 continue
