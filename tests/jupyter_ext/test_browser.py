@@ -15,9 +15,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.jupyter_ext.jupyter_process import running_jupyter
+from tests.jupyter_ext.jupyter_process import JupyterServer, running_jupyter
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -62,27 +63,28 @@ def write_lab_settings(jupyter_config_dir: Path) -> None:
 
 
 def write_notebook(path: Path) -> None:
+    """The test's notebook (:data:`CELLS`, no outputs) at ``path``."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
 
-def start_notebook_session(server, path: str) -> None:
+def start_notebook_session(server: JupyterServer, path: str) -> None:
     """The notebook's session and kernel, started before the page opens: Lab joins it, asking nothing."""
     answer = server.request("POST", "api/sessions", {"path": path, "type": "notebook", "name": path,
                                                      "kernel": {"name": "python3"}})
     assert answer.status == 201, answer.body
 
 
-def page_state(page, server, console: list[str]) -> str:
+def page_state(page: Page, server: JupyterServer, console: list[str]) -> str:
     """What the cells show, the browser's console and the server's log, for a failure message."""
     cells = "\n---\n".join(page.locator(".jp-Cell").all_inner_texts())
     return (f"--- cells ---\n{cells}\n--- browser console ---\n" + "\n".join(console[-60:])
             + f"\n--- server log (end) ---\n{server.log()[-4000:]}")
 
 
-def open_notebook(page, server, path: str, console: list[str], attempts: int = 3) -> None:
+def open_notebook(page: Page, server: JupyterServer, path: str, console: list[str], attempts: int = 3) -> None:
     """Open ``path`` in Lab and wait until its kernel is idle with ipywidgets attached (reloading if not)."""
     for _ in range(attempts):
         page.goto(f"{server.url}lab/tree/{path}?token={server.token}", timeout=120_000)
@@ -93,11 +95,11 @@ def open_notebook(page, server, path: str, console: list[str], attempts: int = 3
             page.wait_for_function(WIDGETS_ATTACHED, timeout=30_000)
             return
         except PlaywrightTimeout:
-            continue
+            pass  # ipywidgets stayed on a closed connection: load the page again
     raise AssertionError(f"ipywidgets never attached to the notebook's kernel\n{page_state(page, server, console)}")
 
 
-def run_all_cells(page, server, console: list[str]) -> None:
+def run_all_cells(page: Page, server: JupyterServer, console: list[str]) -> None:
     """Run every cell; asks again if Lab dropped the command (a kernel dialog, a notebook not yet current)."""
     dialog = page.locator(".jp-Dialog .jp-mod-accept")
     for _ in range(3):
@@ -113,7 +115,8 @@ def run_all_cells(page, server, console: list[str]) -> None:
     raise AssertionError(f"no cell started running\n{page_state(page, server, console)}")
 
 
-def wait_for_widget(page, server, console: list[str], cell: int, timeout: float = 180.0):
+def wait_for_widget(page: Page, server: JupyterServer, console: list[str], cell: int,
+                    timeout: float = 180.0) -> Locator:
     """The ``.cnb-dispatch`` widget in cell ``cell``'s output; fails at once on a widget error."""
     widget = page.locator(".jp-Cell").nth(cell).locator(".cnb-dispatch")
     deadline = time.monotonic() + timeout
