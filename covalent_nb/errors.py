@@ -41,7 +41,7 @@ class DispatcherError(CovalentNBError):
 
 
 class DispatcherUnreachableError(DispatcherError):
-    """No dispatcher answers at the address the client was given."""
+    """No dispatcher answers at the address the client was given, or it dropped the connection mid-request."""
 
 
 class AuthenticationError(DispatcherError):

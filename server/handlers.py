@@ -115,27 +115,94 @@ class HealthHandler(ApiHandler):
         self.write_json({"status": "ok", "version": __version__})
 
 
+DRAIN_BYTES = 16 * 1024 * 1024
+"""A refused request body up to this size is read and thrown away before the answer goes out.
+
+A client that sends its body without waiting for ``100 Continue`` (urllib,
+requests) then reads the answer instead of a reset connection. A larger body,
+or one the client has not sent yet because it asked ``Expect: 100-continue``,
+is answered at once and the connection closed.
+"""
+
+
+class StreamedBodyHandler(ApiHandler):
+    """Base of the handlers that stream their request body in chunks.
+
+    Subclasses check the request in ``begin_body`` and take chunks in
+    ``receive``; a refusal from either (or from authentication) is answered
+    as described at ``DRAIN_BYTES``.
+    """
+
+    refusal: tornado.web.HTTPError | None = None
+
+    async def prepare(self) -> None:
+        try:
+            await super().prepare()
+            self.begin_body()
+        except tornado.web.HTTPError as error:
+            if not self._can_drain():
+                raise
+            self.refusal = error
+            self.request.connection.set_max_body_size(self.declared_length())
+            # Whichever method the request names now answers the refusal, once the body is read.
+            setattr(self, self.request.method.lower(), self._answer_refusal)
+
+    def declared_length(self) -> int:
+        """The request's ``Content-Length`` (0 when absent)."""
+        try:
+            length = int(self.request.headers.get("Content-Length", "0") or 0)
+        except ValueError:
+            self.fail(400, "the Content-Length header is not a number")
+        if length < 0:
+            self.fail(400, "the Content-Length header is negative")
+        return length
+
+    def _can_drain(self) -> bool:
+        headers = self.request.headers
+        if (self.request.method not in ("PUT", "POST") or "Transfer-Encoding" in headers
+                or headers.get("Expect", "").lower() == "100-continue"):
+            return False
+        try:
+            return 0 < self.declared_length() <= DRAIN_BYTES
+        except tornado.web.HTTPError:
+            return False
+
+    def _answer_refusal(self, *args: Any) -> None:
+        assert self.refusal is not None
+        raise self.refusal
+
+    def begin_body(self) -> None:
+        """Check the request before its body arrives; ``fail`` to refuse it."""
+
+    def receive(self, chunk: bytes) -> None:
+        """Take one chunk of the body."""
+        raise NotImplementedError
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.refusal is None:
+            self.receive(chunk)
+
+
 @tornado.web.stream_request_body
-class BlobUploadHandler(ApiHandler):
+class BlobUploadHandler(StreamedBodyHandler):
     """``PUT blobs/{key}``: a large payload, streamed to disk and checked against its key."""
 
     upload: BlobUpload | None = None
 
-    async def prepare(self) -> None:
-        await super().prepare()
+    def begin_body(self) -> None:
         key = self.path_args[0]
         store = self.service.store
         if not store.blobs.is_key(key):
             self.fail(400, f"{key!r} is not a content key (64 hex digits of sha256)")
         limit = self.service.settings.max_payload_bytes
-        length = int(self.request.headers.get("Content-Length", "0") or 0)
+        length = self.declared_length()
         if length > limit:
             self.fail(413, f"payload of {length} bytes is larger than the server's limit of {limit} "
                            "bytes (server.max_payload_mb)")
         self.request.connection.set_max_body_size(limit + 1)
         self.upload = store.blobs.begin_upload(key, limit)
 
-    def data_received(self, chunk: bytes) -> None:
+    def receive(self, chunk: bytes) -> None:
         if self.upload is None:
             return
         try:
@@ -161,21 +228,21 @@ class BlobUploadHandler(ApiHandler):
 
 
 @tornado.web.stream_request_body
-class DispatchesHandler(ApiHandler):
+class DispatchesHandler(StreamedBodyHandler):
     """``POST dispatches``: create one; ``GET dispatches``: the caller's, newest first."""
 
-    async def prepare(self) -> None:
-        await super().prepare()
+    def begin_body(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
         if self.request.method == "POST":
             limit = self.service.settings.max_payload_bytes
-            length = int(self.request.headers.get("Content-Length", "0") or 0)
+            length = self.declared_length()
             if length > limit:
-                self.fail(413, f"dispatch of {length} bytes is larger than the server's limit of {limit} bytes")
+                self.fail(413, f"dispatch of {length} bytes is larger than the server's limit of {limit} "
+                               "bytes (server.max_payload_mb)")
             self.request.connection.set_max_body_size(limit + 1)
 
-    def data_received(self, chunk: bytes) -> None:
+    def receive(self, chunk: bytes) -> None:
         self._size += len(chunk)
         if self._size > self.service.settings.max_payload_bytes:
             self.fail(413, "dispatch larger than the server's payload limit")

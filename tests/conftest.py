@@ -79,3 +79,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         else:
             os.environ[key] = value
     ct.reload_config()
+
+
+@pytest.fixture(scope="session")
+def one_mb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A dispatcher whose payload limit is 1 MB (``server.max_payload_mb = 1``), for refusals."""
+    root = tmp_path_factory.mktemp("one_mb")
+    (root / "config").mkdir()
+    (root / "config" / "covalent.conf").write_text("[server]\nmax_payload_mb = 1\n")
+    running = start_server(root, workers=1)
+    yield running
+    running.cli("stop")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import threading
-from typing import Any, Iterable
+import time
+from typing import Any
 
 from covalent_nb._config import url_host
 from covalent_nb.errors import (AuthenticationError, DispatcherError,
@@ -15,6 +17,16 @@ from covalent_nb.errors import (AuthenticationError, DispatcherError,
 __all__ = ["DispatcherConnection"]
 
 _API = "/api/v1/"
+
+EXPECT_CONTINUE_BYTES = 1024 * 1024
+"""Bodies of at least this size are announced with ``Expect: 100-continue`` and sent once the server agrees.
+
+A refused upload (over the server's limit, wrong token) then costs no
+transfer, and its answer cannot be lost to a connection the server closed
+mid-body.
+"""
+CONTINUE_WAIT_SECONDS = 2.0
+"""How long to wait for ``100 Continue`` before sending the body anyway (for servers that never say it)."""
 
 
 class DispatcherConnection:
@@ -46,7 +58,7 @@ class DispatcherConnection:
             conn.close()
             self._local.conn = None
 
-    def request(self, method: str, path: str, body: bytes | Iterable[bytes] | None = None,
+    def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, timeout: float | None = None) -> bytes:
         """Send one request to ``<prefix>api/v1/<path>``; return the body or raise a DispatcherError."""
         all_headers = {"Accept": "application/json"}
@@ -59,25 +71,31 @@ class DispatcherConnection:
             if conn.sock is not None:
                 conn.sock.settimeout(conn.timeout)
             try:
-                conn.request(method, self.prefix.rstrip("/") + _API + path, body=body, headers=all_headers)
-                response = conn.getresponse()
+                response = _exchange(conn, method, self.prefix.rstrip("/") + _API + path, body, all_headers)
                 data = response.read()
                 break
             except (ConnectionRefusedError, socket.gaierror, OSError, http.client.HTTPException) as exc:
                 self._drop()
-                stale = attempt == 0 and not isinstance(exc, (ConnectionRefusedError, socket.gaierror))
-                if stale and method in ("GET", "PUT"):
+                refused = isinstance(exc, (ConnectionRefusedError, socket.gaierror))
+                if attempt == 0 and not refused and method in ("GET", "PUT"):
                     continue  # idempotent, on a kept-alive connection the server had closed: once more
-                raise DispatcherUnreachableError(
-                    f"no covalent-nb dispatcher answers at {self.url} ({exc.__class__.__name__}: {exc}). "
-                    "Start one with `covalent-nb start`, or point the client at a running one with "
-                    "ct.set_config({'dispatcher.address': ..., 'dispatcher.port': ...}) or "
-                    "dispatcher_addr='host:port'.") from None
+                raise DispatcherUnreachableError(self._lost_message(exc, method, None if refused else body)) from None
         if response.status >= 400:
             if body is not None or response.will_close:
                 self._drop()  # the server may not have read the body: start afresh
             self._raise(response.status, data, path)
         return data
+
+    def _lost_message(self, exc: BaseException, method: str, body_sent: bytes | None) -> str:
+        cause = f"{exc.__class__.__name__}: {exc}"
+        if body_sent and not isinstance(exc, TimeoutError):
+            return (f"the dispatcher at {self.url} closed the connection during a {method} of {len(body_sent)} "
+                    f"bytes ({cause}). Is it still running? A payload over its limit (server.max_payload_mb) "
+                    "also does this; the server's log says which.")
+        return (f"no covalent-nb dispatcher answers at {self.url} ({cause}). "
+                "Start one with `covalent-nb start`, or point the client at a running one with "
+                "ct.set_config({'dispatcher.address': ..., 'dispatcher.port': ...}) or "
+                "dispatcher_addr='host:port'.")
 
     def _raise(self, status: int, data: bytes, path: str) -> None:
         try:
@@ -102,3 +120,46 @@ class DispatcherConnection:
     def put_blob(self, key: str, data: bytes) -> None:
         """Upload one large payload by its content key."""
         self.request("PUT", f"blobs/{key}", data, {"Content-Type": "application/octet-stream"})
+
+
+def _exchange(conn: http.client.HTTPConnection, method: str, url: str, body: bytes | None,
+              headers: dict[str, str]) -> http.client.HTTPResponse:
+    """Send one request and return its response; a large body waits for ``100 Continue``."""
+    if body is None or len(body) < EXPECT_CONTINUE_BYTES:
+        conn.request(method, url, body=body, headers=headers)
+        return conn.getresponse()
+    conn.putrequest(method, url)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    assert conn.sock is not None
+    if early_status(conn.sock, CONTINUE_WAIT_SECONDS) in (None, 100):
+        conn.send(body)
+    return conn.getresponse()  # skips a 100 Continue; a final answer means the body was refused unsent
+
+
+def early_status(sock: socket.socket, wait: float) -> int | None:
+    """The status the server answered before the request body: 100, a refusal, or None if it said nothing.
+
+    Waits up to ``wait`` seconds. Looks at the answer without taking it off the socket, so that
+    ``getresponse`` reads it whole afterwards. 0 means the server closed
+    the connection.
+    """
+    deadline = time.monotonic() + wait
+    status_line_start = len(b"HTTP/1.1 100")
+    while (remaining := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([sock], [], [], remaining)
+        if not readable:
+            break
+        head = sock.recv(status_line_start, socket.MSG_PEEK)
+        if not head:
+            return 0
+        if len(head) == status_line_start:
+            try:
+                return int(head[9:12])
+            except ValueError:
+                return 0  # not HTTP: getresponse reports it
+        time.sleep(0.001)  # part of the status line: wait for the rest
+    return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
+import os
 import sqlite3
 import threading
 import urllib.error
@@ -12,6 +14,7 @@ import urllib.request
 import pytest
 
 import covalent_nb as ct
+from covalent_nb.client.http import early_status
 from tests.conftest import RunningServer, free_port, start_server
 
 
@@ -227,6 +230,51 @@ def test_oversize_payload_and_restart_survival(tmp_path):
                 os.environ["COVALENT_NB_TOKEN"] = saved
     finally:
         other.cli("stop")
+
+
+def test_refusals_reach_clients_that_send_the_body_at_once(one_mb_server):
+    # urllib sends the whole body without waiting. Before the server read refused bodies,
+    # most of these ended in 'Connection reset by peer' instead of the answer.
+    body = os.urandom(8 * 1024 * 1024)
+    key = hashlib.sha256(body).hexdigest()
+    for _ in range(5):
+        status, answer = call(one_mb_server, "PUT", f"blobs/{key}", body)
+        assert status == 413 and "limit" in answer["error"]
+        status, answer = call(one_mb_server, "POST", "dispatches", body)
+        assert status == 413 and "limit" in answer["error"]
+        status, answer = call(one_mb_server, "PUT", f"blobs/{key}", body, token="wrong")
+        assert status == 401 and "token" in answer["error"]
+    assert call(one_mb_server, "GET", "health")[0] == 200
+
+
+def expect_continue(server: RunningServer, path: str, length: int) -> http.client.HTTPConnection:
+    """A connection that has sent the headers of ``PUT path`` with ``Expect: 100-continue``, no body yet."""
+    conn = http.client.HTTPConnection(server.address, server.port, timeout=30)
+    conn.putrequest("PUT", f"/api/v1/{path}")
+    conn.putheader("Authorization", f"token {server.token}")
+    conn.putheader("Content-Length", str(length))
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    return conn
+
+
+def test_expect_continue_is_refused_before_the_body(one_mb_server, server):
+    conn = expect_continue(one_mb_server, "blobs/" + "0" * 64, 100 * 1024 * 1024)
+    try:
+        assert early_status(conn.sock, wait=30) == 413
+        response = conn.getresponse()
+        assert response.status == 413 and "limit" in json.loads(response.read())["error"]
+    finally:
+        conn.close()
+    body = b"accepted after 100 Continue"
+    conn = expect_continue(server, f"blobs/{hashlib.sha256(body).hexdigest()}", len(body))
+    try:
+        assert early_status(conn.sock, wait=30) == 100
+        conn.send(body)
+        response = conn.getresponse()
+        assert response.status == 201 and json.loads(response.read())["size"] == len(body)
+    finally:
+        conn.close()
 
 
 @ct.electron
