@@ -1,16 +1,17 @@
 """A Jupyter server with dispatches running counts as active, so idle cullers leave it alone.
 
 The server runs with ``--CovalentNB.activity_interval=0.5``; a workflow of one
-~6 s task is dispatched through its API (with its token) from this process,
-and ``GET /api/status`` (which itself is not counted as activity) is read
-while the task runs and after it has ended. No kernel is running, so nothing
-else renews the server's activity.
+task, which runs until the test creates a release file, is dispatched through
+its API (with its token) from this process, and ``GET /api/status`` (which
+itself is not counted as activity) is read while the task runs and after it
+has ended. No kernel is running, so nothing else renews the server's activity.
 """
 
 from __future__ import annotations
 
 import datetime
 import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -18,8 +19,6 @@ import pytest
 import covalent_nb as ct
 
 from .jupyter_process import JupyterServer, running_jupyter
-
-TASK_SECONDS = 6.0
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +34,20 @@ def last_activity(jupyter: JupyterServer) -> datetime.datetime:
     return datetime.datetime.fromisoformat(jupyter.status()["last_activity"])
 
 
-def dispatch_slow_workflow(jupyter: JupyterServer, seconds: float) -> str:
-    """Dispatch a one-task workflow that sleeps ``seconds`` to the server's extension."""
+def dispatch_held_workflow(jupyter: JupyterServer, release: Path) -> str:
+    """Dispatch a one-task workflow whose task runs until ``release`` exists (60 s at most)."""
     @ct.electron
-    def nap(seconds: float) -> str:
-        time.sleep(seconds)
+    def nap(release: str) -> str:
+        deadline = time.monotonic() + 60
+        while not Path(release).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         return "rested"
 
     @ct.lattice
-    def napping(seconds: float) -> str:
-        return nap(seconds)
+    def napping(release: str) -> str:
+        return nap(release)
 
-    return ct.dispatch(napping, dispatcher_addr=f"{jupyter.url}covalent/")(seconds)
+    return ct.dispatch(napping, dispatcher_addr=f"{jupyter.url}covalent/")(str(release))
 
 
 def wait_until_task_runs(jupyter: JupyterServer, dispatch_id: str, name: str, timeout: float = 30.0) -> None:
@@ -60,21 +61,21 @@ def wait_until_task_runs(jupyter: JupyterServer, dispatch_id: str, name: str, ti
     raise AssertionError(f"task {name} did not start within {timeout} s\n{jupyter.log()}")
 
 
-def test_running_dispatch_renews_activity_then_stops(jupyter: JupyterServer,
+def test_running_dispatch_renews_activity_then_stops(jupyter: JupyterServer, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COVALENT_NB_TOKEN", jupyter.token)
     extension_url = f"{jupyter.url}covalent/"
-    dispatch_id = dispatch_slow_workflow(jupyter, TASK_SECONDS)
+    release = tmp_path / "release"
+    dispatch_id = dispatch_held_workflow(jupyter, release)
     wait_until_task_runs(jupyter, dispatch_id, "nap")
     time.sleep(1.0)  # past the API calls and the task's start: from here only the renewal moves it
 
     while_running = last_activity(jupyter)
     time.sleep(3.0)
     later = last_activity(jupyter)
-    still = ct.get_result(dispatch_id, status_only=True, dispatcher_addr=extension_url)["status"]
-    assert still == "RUNNING", "the task ended before the second reading: the test proves nothing"
     assert later - while_running >= datetime.timedelta(seconds=2), (while_running, later, jupyter.log())
 
+    release.touch()
     result = ct.get_result(dispatch_id, wait=True, dispatcher_addr=extension_url)
     assert (result.status, result.result) == ("COMPLETED", "rested")
     time.sleep(1.0)
