@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
-__all__ = ["DaskClusters"]
+__all__ = ["DaskClusters", "STOP_GRACE_SECONDS"]
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 2.0
+"""How long a cancelled task has to end after its interruption before its worker is restarted."""
 
 
 class DaskClusters:
@@ -67,6 +71,58 @@ class DaskClusters:
             return await Client(self._cluster, asynchronous=True)
         log.info("connecting to the Dask scheduler at %s", address)
         return await Client(address, asynchronous=True, timeout=30)
+
+    async def cancel(self, futures: list[Any]) -> None:
+        """Tell the clusters to forget these futures (and run none of the tasks that wait on them)."""
+        by_client: dict[int, tuple[Any, list[Any]]] = {}
+        for future in futures:
+            by_client.setdefault(id(future.client), (future.client, []))[1].append(future)
+        for client, group in by_client.values():
+            await client.cancel(group)
+
+    async def stop_running(self, running: list[tuple[Any, tuple[str, int]]]) -> dict[str, list]:
+        """Cancel the Dask futures of running tasks, then stop the tasks the workers still run.
+
+        ``running`` pairs each future with its task's (dispatch id, node id).
+        How: see :mod:`covalent_nb.executor.task_stop`. Returns which tasks
+        were ``interrupted``, which workers were ``restarted``, and which tasks
+        were ``left running`` because their worker runs or holds other work.
+        """
+        by_client: dict[int, tuple[Any, list[Any], list[tuple[str, int]]]] = {}
+        for future, task in running:
+            entry = by_client.setdefault(id(future.client), (future.client, [], []))
+            entry[1].append(future)
+            entry[2].append(task)
+        summary: dict[str, list] = {"interrupted": [], "restarted": [], "left running": []}
+        for client, futures, tasks in by_client.values():
+            await client.cancel(futures)  # first, so that no worker starts them after the interruption
+            await self._stop_on_workers(client, tasks, summary)
+        return summary
+
+    async def _stop_on_workers(self, client: Any, tasks: list[tuple[str, int]], summary: dict[str, list]) -> None:
+        from covalent_nb.executor.task_stop import interrupt_tasks, running_tasks, worker_can_restart
+
+        found = await client.run(interrupt_tasks, tasks, on_error="ignore")
+        still = {worker: hits for worker, hits in found.items() if isinstance(hits, list) and hits}
+        summary["interrupted"].extend(task for hits in still.values() for task in hits)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while still and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            answers = await client.run(running_tasks, tasks, workers=list(still), on_error="ignore")
+            still = {worker: hits for worker, hits in answers.items() if isinstance(hits, list) and hits}
+        for worker, hits in still.items():
+            try:
+                can_restart = await client.run_on_scheduler(worker_can_restart, worker)
+            except Exception:  # e.g. a scheduler without covalent-nb installed: it cannot tell
+                log.exception("cannot ask the scheduler whether worker %s may restart", worker)
+                can_restart = False
+            if can_restart:
+                log.info("restarting Dask worker %s to stop cancelled task(s) %s", worker, hits)
+                await client.restart_workers([worker], raise_for_error=False)
+                summary["restarted"].append(worker)
+            else:
+                log.warning("cancelled task(s) %s still run on Dask worker %s, which has other work", hits, worker)
+                summary["left running"].extend(hits)
 
     async def close(self) -> None:
         """Close every client and the local cluster."""

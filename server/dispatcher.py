@@ -61,6 +61,7 @@ class Dispatcher:
         self.runs: dict[str, DispatchRun] = {}
         self.writer = StateWriter(store, hub)
         self._background: set[asyncio.Task] = set()
+        self._dask_cancels: list[Any] = []
 
     def _spawn(self, coro: Any) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -304,8 +305,20 @@ class Dispatcher:
 
     def _release(self, node: NodeRun) -> None:
         handle, node.handle = node.handle, None
-        if handle is not None:
+        if handle is None:
+            return
+        if isinstance(handle, asyncio.Future):  # a task of another executor
             handle.cancel()
+            return
+        # A Dask future: its cancel() only makes a coroutine, so the dispatcher sends the
+        # cancels itself, all those of one turn of the loop in one message per cluster.
+        self._dask_cancels.append(handle)
+        if len(self._dask_cancels) == 1:
+            asyncio.get_running_loop().call_soon(self._send_dask_cancels)
+
+    def _send_dask_cancels(self) -> None:
+        futures, self._dask_cancels = self._dask_cancels, []
+        self._spawn(self.clusters.cancel(futures))
 
     def _check_finished(self, run: DispatchRun) -> None:
         if run.unfinished == 0 and run.status == Status.RUNNING:
@@ -371,15 +384,21 @@ class Dispatcher:
                 raise ManifestError(f"dispatch {dispatch_id} has no task(s) {unknown}")
             targets = [run.nodes[t] for t in task_ids if not run.nodes[t].finished]
         run.cancelled = True
+        running_on_dask = []
         for node in targets:
             if node.finished:
                 continue
+            if node.is_dask and node.handle is not None and node.status == Status.RUNNING:
+                running_on_dask.append((node.handle, (run.id, node.id)))
+                node.handle = None
             self._release(node)
             if node.sub_dispatch_id and node.sub_dispatch_id in self.runs:
                 self.cancel(owner, node.sub_dispatch_id)
             self.writer.set_node(run, node, Status.CANCELLED, end_time=time.time())
             for did in run.descendants(node.id):
                 self._mark_dead(run, run.nodes[did])
+        if running_on_dask:
+            self._spawn(self.clusters.stop_running(running_on_dask))
         self._check_finished(run)
         return {"dispatch_id": dispatch_id, "status": run.status.value, "cancelled": [n.id for n in targets]}
 

@@ -31,6 +31,7 @@ from covalent_nb._frames import pack, unpack
 from covalent_nb._serialize import blob_key, dumps, loads
 from covalent_nb.errors import CovalentNBError, SerializationError
 from covalent_nb.executor.capture import CapturedOutput, captured_output
+from covalent_nb.executor.task_stop import stoppable
 from covalent_nb.executor.time_limit import IN_CHILD_ENV, run_with_time_limit
 
 __all__ = ["DEFAULT_SPILL_THRESHOLD", "TaskHookError", "main", "run_task"]
@@ -62,16 +63,17 @@ def run_task(task_frame: bytes, *parent_frames: bytes) -> bytes:
         status = parent_meta.get("status")
         if status != "COMPLETED":
             return _frame("SKIPPED", start, error=f"not run: its input from parent {index} is {status}")
-    limit = meta.get("time_limit")
-    if limit and not os.environ.get(IN_CHILD_ENV):
-        return run_with_time_limit(task_frame, parent_frames, float(limit))
-    # A time-limited child echoes its output, so that its parent has it even if it must stop it.
-    with captured_output(echo=bool(os.environ.get(IN_CHILD_ENV))) as capture:
-        try:
-            fields, out_blobs = _execute(meta, blobs, parents, capture)
-        except (Exception, SystemExit) as exc:
-            return _failure_frame(exc, start, capture)
-    return _frame(blobs=out_blobs, start=start, capture=capture, **fields)
+    with stoppable(meta.get("dispatch_id"), meta.get("node_id")):
+        limit = meta.get("time_limit")
+        if limit and not os.environ.get(IN_CHILD_ENV):
+            return run_with_time_limit(task_frame, parent_frames, float(limit))
+        # A time-limited child echoes its output, so that its parent has it even if it must stop it.
+        with captured_output(echo=bool(os.environ.get(IN_CHILD_ENV))) as capture:
+            try:
+                fields, out_blobs = _execute(meta, blobs, parents, capture)
+            except (Exception, SystemExit) as exc:
+                return _failure_frame(exc, start, capture)
+        return _frame(blobs=out_blobs, start=start, capture=capture, **fields)
 
 
 # -- result frames ---------------------------------------------------------------------------------

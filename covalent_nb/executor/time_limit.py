@@ -38,8 +38,14 @@ def _tail(path: Path, limit: int = 20000) -> str:
     return data[-limit:].decode(errors="replace")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill the task's process and all it started (its own session)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def run_with_time_limit(task_frame: bytes, parent_frames: tuple[bytes, ...], limit: float) -> bytes:
-    """Run the task in a child process; stop the process group after ``limit`` seconds."""
+    """Run the task in a child process; stop its process group after ``limit`` seconds or when cancelled."""
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="covalent_nb_task_") as tmp:
         folder = Path(tmp)
@@ -58,9 +64,11 @@ def run_with_time_limit(task_frame: bytes, parent_frames: tuple[bytes, ...], lim
             try:
                 proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # its own session: the task and all it started
-                proc.wait()
+                _stop(proc)
                 return time_limit_failure(limit, start, _tail(out_path), _tail(err_path))
+            except BaseException:  # the task was cancelled (TaskCancelled), or its worker is stopping
+                _stop(proc)
+                raise
         if result_path.exists():
             return result_path.read_bytes()
         return failed_frame(f"the task process exited with code {proc.returncode} without a result",

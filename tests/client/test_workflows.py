@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -313,6 +315,101 @@ def test_cancel_some_tasks(server):
     nodes = {n["node_name"]: n for n in result.get_all_node_results()}
     assert nodes["slow"]["status"] == "CANCELLED"
     assert nodes["square"]["status"] == "COMPLETED" and nodes["square"]["output"] == 9
+
+
+def wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition()`` every 50 ms until it is true; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.05)
+
+
+def process_is_gone(pid: int) -> bool:
+    """True when no process (not even a zombie) has this pid any more."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    status = Path(f"/proc/{pid}/stat")
+    return status.exists() and status.read_text().split(")")[-1].split()[0] == "Z"
+
+
+@ct.electron
+def blocked_in_c(folder):
+    """Writes its worker's pid, blocks 30 s in a C call, then writes 'finished'."""
+    Path(folder, "pid").write_text(str(os.getpid()))
+    time.sleep(30)
+    Path(folder, "finished").write_text("yes")
+    return "done"
+
+
+@ct.electron
+def python_loop(folder):
+    """Writes its worker's pid, then counts in pure Python for up to 30 s, writing the count."""
+    Path(folder, "pid").write_text(str(os.getpid()))
+    count, deadline = 0, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        count += 1
+        if count % 10000 == 0:
+            Path(folder, "count").write_text(str(count))
+    Path(folder, "finished").write_text("yes")
+    return count
+
+
+@ct.lattice
+def one_blocked(folder):
+    return blocked_in_c(folder)
+
+
+@ct.lattice
+def one_loop(folder):
+    return python_loop(folder)
+
+
+def test_cancel_stops_a_task_blocked_in_c_by_restarting_its_worker(server, tmp_path):
+    dispatch_id = ct.dispatch(one_blocked)(str(tmp_path))
+    wait_for(lambda: (tmp_path / "pid").exists(), "the task's start")
+    worker_pid = int((tmp_path / "pid").read_text())
+    ct.cancel(dispatch_id)
+    assert ct.get_result(dispatch_id, wait=True).status == "CANCELLED"
+    wait_for(lambda: process_is_gone(worker_pid), "the restart of the worker that ran the task")
+    assert not (tmp_path / "finished").exists()
+
+    def two_workers_take_work() -> bool:
+        pids = set(ct.dispatch_sync(flow_of_two_naps)().result)
+        return len(pids) == 2 and worker_pid not in pids
+
+    wait_for(two_workers_take_work, "two workers, one of them new, running the two naps", timeout=60)
+
+
+@ct.electron
+def short_nap(i):
+    time.sleep(1.0)
+    return os.getpid()
+
+
+@ct.lattice
+def flow_of_two_naps():
+    return [short_nap(0), short_nap(1)]
+
+
+def test_cancel_interrupts_python_code_and_keeps_the_worker(server, tmp_path):
+    dispatch_id = ct.dispatch(one_loop)(str(tmp_path))
+    wait_for(lambda: (tmp_path / "count").exists(), "the task's first count")
+    worker_pid = int((tmp_path / "pid").read_text())
+    ct.cancel(dispatch_id)
+    assert ct.get_result(dispatch_id, wait=True).status == "CANCELLED"
+
+    def count_stopped() -> bool:
+        before = (tmp_path / "count").read_text()
+        time.sleep(0.3)
+        return (tmp_path / "count").read_text() == before
+
+    wait_for(count_stopped, "the end of the task's counting")
+    assert not (tmp_path / "finished").exists()
+    assert not process_is_gone(worker_pid)  # interrupted in its thread: the worker lives on
 
 
 def test_redispatch_new_args_replace_and_reuse(server, tmp_path):
