@@ -74,37 +74,24 @@ class DaskClusters:
 
     async def cancel(self, futures: list[Any]) -> None:
         """Tell the clusters to forget these futures (and run none of the tasks that wait on them)."""
-        by_client: dict[int, tuple[Any, list[Any]]] = {}
-        for future in futures:
-            by_client.setdefault(id(future.client), (future.client, []))[1].append(future)
-        for client, group in by_client.values():
-            await client.cancel(group)
+        for client, positions in _by_client(futures):
+            await client.cancel([futures[i] for i in positions])
 
-    async def stop_running(self, running: list[tuple[Any, tuple[str, int]]]) -> dict[str, list]:
-        """Cancel the Dask futures of running tasks, then stop the tasks the workers still run.
+    async def stop_running(self, futures: list[Any], tasks: list[tuple[str, int]]) -> None:
+        """Cancel the futures of running tasks, then stop those tasks that workers still run.
 
-        ``running`` pairs each future with its task's (dispatch id, node id).
-        How: see :mod:`covalent_nb.executor.task_stop`. Returns which tasks
-        were ``interrupted``, which workers were ``restarted``, and which tasks
-        were ``left running`` because their worker runs or holds other work.
+        ``tasks[i]`` is the (dispatch id, node id) of ``futures[i]``. How they
+        are stopped: see :mod:`covalent_nb.executor.task_stop`.
         """
-        by_client: dict[int, tuple[Any, list[Any], list[tuple[str, int]]]] = {}
-        for future, task in running:
-            entry = by_client.setdefault(id(future.client), (future.client, [], []))
-            entry[1].append(future)
-            entry[2].append(task)
-        summary: dict[str, list] = {"interrupted": [], "restarted": [], "left running": []}
-        for client, futures, tasks in by_client.values():
-            await client.cancel(futures)  # first, so that no worker starts them after the interruption
-            await self._stop_on_workers(client, tasks, summary)
-        return summary
+        for client, positions in _by_client(futures):
+            await client.cancel([futures[i] for i in positions])  # first: then no worker starts them later
+            await self._stop_on_workers(client, [tasks[i] for i in positions])
 
-    async def _stop_on_workers(self, client: Any, tasks: list[tuple[str, int]], summary: dict[str, list]) -> None:
+    async def _stop_on_workers(self, client: Any, tasks: list[tuple[str, int]]) -> None:
         from covalent_nb.executor.task_stop import interrupt_tasks, running_tasks, worker_can_restart
 
         found = await client.run(interrupt_tasks, tasks, on_error="ignore")
         still = {worker: hits for worker, hits in found.items() if isinstance(hits, list) and hits}
-        summary["interrupted"].extend(task for hits in still.values() for task in hits)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while still and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -119,10 +106,8 @@ class DaskClusters:
             if can_restart:
                 log.info("restarting Dask worker %s to stop cancelled task(s) %s", worker, hits)
                 await client.restart_workers([worker], raise_for_error=False)
-                summary["restarted"].append(worker)
             else:
                 log.warning("cancelled task(s) %s still run on Dask worker %s, which has other work", hits, worker)
-                summary["left running"].extend(hits)
 
     async def close(self) -> None:
         """Close every client and the local cluster."""
@@ -135,3 +120,11 @@ class DaskClusters:
         if self._cluster is not None:
             await self._cluster.close()
             self._cluster = None
+
+
+def _by_client(futures: list[Any]) -> list[tuple[Any, list[int]]]:
+    """Each Dask client among the futures', with the positions of its futures."""
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for position, future in enumerate(futures):
+        groups.setdefault(id(future.client), (future.client, []))[1].append(position)
+    return list(groups.values())

@@ -384,12 +384,13 @@ class Dispatcher:
                 raise ManifestError(f"dispatch {dispatch_id} has no task(s) {unknown}")
             targets = [run.nodes[t] for t in task_ids if not run.nodes[t].finished]
         run.cancelled = True
-        running_on_dask = []
+        running_futures, running_tasks = [], []
         for node in targets:
             if node.finished:
                 continue
             if node.is_dask and node.handle is not None and node.status == Status.RUNNING:
-                running_on_dask.append((node.handle, (run.id, node.id)))
+                running_futures.append(node.handle)
+                running_tasks.append((run.id, node.id))
                 node.handle = None
             self._release(node)
             if node.sub_dispatch_id and node.sub_dispatch_id in self.runs:
@@ -397,8 +398,8 @@ class Dispatcher:
             self.writer.set_node(run, node, Status.CANCELLED, end_time=time.time())
             for did in run.descendants(node.id):
                 self._mark_dead(run, run.nodes[did])
-        if running_on_dask:
-            self._spawn(self.clusters.stop_running(running_on_dask))
+        if running_futures:
+            self._spawn(self.clusters.stop_running(running_futures, running_tasks))
         self._check_finished(run)
         return {"dispatch_id": dispatch_id, "status": run.status.value, "cancelled": [n.id for n in targets]}
 
