@@ -10,9 +10,9 @@ a task in two steps (``DaskClusters.stop_running`` in the server):
    long NumPy operation, a socket read) until the call returns.
 2. If the task still runs after a grace period (:func:`running_tasks`), the
    dispatcher restarts that worker's process through its nanny, but only when
-   the worker has nothing else to lose (:func:`worker_can_restart`, run on
-   the scheduler): no other task running or waiting there, and no result that
-   other tasks still need and that only it holds.
+   the worker has one and nothing else to lose (:func:`worker_can_restart`,
+   run on the scheduler): no other task running or waiting there, and no
+   result that other tasks still need and that only it holds.
 
 :func:`run_task` marks its thread with :func:`stoppable`; a time-limited
 task's child process is stopped with it.
@@ -80,10 +80,11 @@ def running_tasks(tasks: list[tuple[str, int]]) -> list[tuple[str, int]]:
 def worker_can_restart(address: str, dask_scheduler: Any = None) -> bool:
     """On the scheduler: whether restarting worker ``address`` loses nothing that is still wanted.
 
-    True when no task is assigned to it any more (the cancelled one is
-    forgotten by then) and every result it holds has a copy elsewhere.
+    True when it has a nanny to start it again (Dask lets a worker without
+    one go for good), no task is assigned to it any more (the cancelled one
+    is forgotten by then) and every result it holds has a copy elsewhere.
     """
     worker = dask_scheduler.workers.get(address) if dask_scheduler is not None else None
-    if worker is None or worker.processing:
+    if worker is None or not worker.nanny or worker.processing:
         return False
     return all(len(task.who_has) > 1 for task in worker.has_what)

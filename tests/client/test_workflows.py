@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import covalent_nb as ct
+from tests.conftest import wait_for
 
 
 @ct.electron
@@ -315,15 +316,6 @@ def test_cancel_some_tasks(server):
     nodes = {n["node_name"]: n for n in result.get_all_node_results()}
     assert nodes["slow"]["status"] == "CANCELLED"
     assert nodes["square"]["status"] == "COMPLETED" and nodes["square"]["output"] == 9
-
-
-def wait_for(condition, what: str, timeout: float = 30.0) -> None:
-    """Poll ``condition()`` every 50 ms until it is true; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.05)
 
 
 def process_is_gone(pid: int) -> bool:

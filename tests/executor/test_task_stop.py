@@ -1,7 +1,9 @@
-"""Stopping a running task from another thread, as a Dask worker does for a cancelled one (no server)."""
+"""Stopping a running task from another thread, as a Dask worker does for a cancelled one, and when a
+worker may be restarted instead (an in-process Dask cluster, no covalent-nb server)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -10,7 +12,10 @@ from typing import Any, Callable
 
 from covalent_nb._frames import unpack
 from covalent_nb.executor.runner import run_task
-from covalent_nb.executor.task_stop import TaskCancelled, interrupt_tasks, running_tasks, stoppable
+from covalent_nb.executor.task_stop import (TaskCancelled, interrupt_tasks, running_tasks, stoppable,
+                                           worker_can_restart)
+
+from tests.conftest import wait_for
 
 from .taskframes import task_frame
 
@@ -32,13 +37,6 @@ def in_thread(body: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]
     return thread, outcome
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_interrupting_python_code_ends_it_and_unmarks_it() -> None:
     counted = []
 
@@ -48,7 +46,7 @@ def test_interrupting_python_code_ends_it_and_unmarks_it() -> None:
                 counted.append(1)
 
     thread, outcome = in_thread(count_forever)
-    wait_until(lambda: len(counted) > 1000)
+    wait_for(lambda: len(counted) > 1000, "the count")
     assert running_tasks([TASK, ("dispatch-1", 5)]) == [TASK]
     assert interrupt_tasks([TASK, ("other", 1)]) == [TASK]
     thread.join(10)
@@ -65,7 +63,7 @@ def test_a_call_blocked_in_c_ends_when_it_returns() -> None:
             return "slept"
 
     thread, outcome = in_thread(nap)
-    wait_until(lambda: running_tasks([TASK]) == [TASK])
+    wait_for(lambda: running_tasks([TASK]) == [TASK], "the nap")
     assert interrupt_tasks([TASK]) == [TASK]
     assert running_tasks([TASK]) == [TASK]  # still in time.sleep: this is why workers get restarted
     thread.join(10)
@@ -82,7 +80,7 @@ def sleep_in_child(path: str) -> str:
 def test_interrupting_a_time_limited_task_kills_its_process(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     thread, outcome = in_thread(lambda: run_task(task_frame(sleep_in_child, str(pid_file), time_limit=120)))
-    wait_until(pid_file.exists)
+    wait_for(pid_file.exists, "the child process")
     child = int(pid_file.read_text())
     assert interrupt_tasks([TASK]) == [TASK]
     thread.join(30)
@@ -100,3 +98,28 @@ def test_a_task_run_to_the_end_is_unmarked() -> None:
     meta, _ = unpack(run_task(task_frame(len, "four")))
     assert meta["status"] == "COMPLETED"
     assert running_tasks([TASK]) == []
+
+
+def test_a_worker_may_restart_only_when_it_loses_nothing() -> None:
+    from distributed import Client, LocalCluster
+
+    async def check() -> None:
+        async with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, asynchronous=True,
+                                host="127.0.0.1", dashboard_address=None) as cluster:
+            async with Client(cluster, asynchronous=True) as client:
+                scheduler = cluster.scheduler
+                (address,) = scheduler.workers
+                assert worker_can_restart(address, scheduler)  # idle, with a nanny
+                running = client.submit(time.sleep, 1.0, pure=False)
+                await asyncio.sleep(0.2)
+                assert not worker_can_restart(address, scheduler)  # a task is assigned to it
+                await running
+                held = client.submit(len, "four")
+                assert await held == 4
+                assert not worker_can_restart(address, scheduler)  # the only copy of a wanted result
+                assert not worker_can_restart("tcp://127.0.0.1:1", scheduler)  # no such worker
+        async with LocalCluster(n_workers=1, processes=False, asynchronous=True, dashboard_address=None) as cluster:
+            (address,) = cluster.scheduler.workers
+            assert not worker_can_restart(address, cluster.scheduler)  # no nanny: Dask would let it go
+
+    asyncio.run(check())
