@@ -157,6 +157,16 @@ class StreamedBodyHandler(ApiHandler):
             self.fail(400, "the Content-Length header is negative")
         return length
 
+    def limit_body(self, what: str) -> int:
+        """Refuse (413) a body declared larger than the server's payload limit; return the limit."""
+        limit = self.service.settings.max_payload_bytes
+        length = self.declared_length()
+        if length > limit:
+            self.fail(413, f"{what} of {length} bytes is larger than the server's limit of {limit} bytes "
+                           "(server.max_payload_mb)")
+        self.request.connection.set_max_body_size(limit + 1)
+        return limit
+
     def _can_drain(self) -> bool:
         headers = self.request.headers
         if (self.request.method not in ("PUT", "POST") or "Transfer-Encoding" in headers
@@ -194,13 +204,7 @@ class BlobUploadHandler(StreamedBodyHandler):
         store = self.service.store
         if not store.blobs.is_key(key):
             self.fail(400, f"{key!r} is not a content key (64 hex digits of sha256)")
-        limit = self.service.settings.max_payload_bytes
-        length = self.declared_length()
-        if length > limit:
-            self.fail(413, f"payload of {length} bytes is larger than the server's limit of {limit} "
-                           "bytes (server.max_payload_mb)")
-        self.request.connection.set_max_body_size(limit + 1)
-        self.upload = store.blobs.begin_upload(key, limit)
+        self.upload = store.blobs.begin_upload(key, self.limit_body("payload"))
 
     def receive(self, chunk: bytes) -> None:
         if self.upload is None:
@@ -235,12 +239,7 @@ class DispatchesHandler(StreamedBodyHandler):
         self._chunks: list[bytes] = []
         self._size = 0
         if self.request.method == "POST":
-            limit = self.service.settings.max_payload_bytes
-            length = self.declared_length()
-            if length > limit:
-                self.fail(413, f"dispatch of {length} bytes is larger than the server's limit of {limit} "
-                               "bytes (server.max_payload_mb)")
-            self.request.connection.set_max_body_size(limit + 1)
+            self.limit_body("dispatch")
 
     def receive(self, chunk: bytes) -> None:
         self._size += len(chunk)

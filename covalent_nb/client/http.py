@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import select
 import socket
 import threading
 import time
@@ -141,25 +140,28 @@ def _exchange(conn: http.client.HTTPConnection, method: str, url: str, body: byt
 
 
 def early_status(sock: socket.socket, wait: float) -> int | None:
-    """The status the server answered before the request body: 100, a refusal, or None if it said nothing.
+    """The status the server answered before the request body, waiting up to ``wait`` seconds.
 
-    Waits up to ``wait`` seconds. Looks at the answer without taking it off the socket, so that
-    ``getresponse`` reads it whole afterwards. 0 means the server closed
-    the connection.
+    100 (send it), a refusal such as 413 or 401, 0 if the server closed the
+    connection or did not speak HTTP, None if it said nothing in time. Looks
+    at the answer without taking it off the socket, so that ``getresponse``
+    reads it whole afterwards.
     """
     deadline = time.monotonic() + wait
     status_line_start = len(b"HTTP/1.1 100")
-    while (remaining := deadline - time.monotonic()) > 0:
-        readable, _, _ = select.select([sock], [], [], remaining)
-        if not readable:
-            break
-        head = sock.recv(status_line_start, socket.MSG_PEEK)
-        if not head:
-            return 0
-        if len(head) == status_line_start:
+    previous_timeout = sock.gettimeout()
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            sock.settimeout(remaining)
             try:
-                return int(head[9:12])
-            except ValueError:
-                return 0  # not HTTP: getresponse reports it
-        time.sleep(0.001)  # part of the status line: wait for the rest
-    return None
+                head = sock.recv(status_line_start, socket.MSG_PEEK)
+            except TimeoutError:
+                return None
+            if not head:
+                return 0
+            if len(head) == status_line_start:
+                return int(head[9:12]) if head[9:12].isdigit() else 0
+            time.sleep(0.001)  # part of the status line: wait for the rest
+        return None
+    finally:
+        sock.settimeout(previous_timeout)
