@@ -46,6 +46,9 @@ class DispatcherConnection:
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and conn.sock is not None and _was_closed(conn.sock):
+            self._drop()  # the server closed it while idle (a restart, an idle timeout): a new one
+            conn = None
         if conn is None:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self._local.conn = conn
@@ -119,6 +122,21 @@ class DispatcherConnection:
     def put_blob(self, key: str, data: bytes) -> None:
         """Upload one large payload by its content key."""
         self.request("PUT", f"blobs/{key}", data, {"Content-Type": "application/octet-stream"})
+
+
+def _was_closed(sock: socket.socket) -> bool:
+    """Whether the server has closed this idle kept-alive connection (or sent on it unasked)."""
+    previous_timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return False  # nothing to read: still open
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(previous_timeout)
+    return True
 
 
 def _exchange(conn: http.client.HTTPConnection, method: str, url: str, body: bytes | None,

@@ -1,4 +1,5 @@
-"""The client's HTTP connection against real servers: large bodies wait for ``100 Continue``."""
+"""The client's HTTP connection against real servers: large bodies wait for ``100 Continue``; a
+kept-alive connection that the server closed is replaced before it is used."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import os
 
 import pytest
 
+import covalent_nb as ct
 from covalent_nb.client import http as client_http
 from covalent_nb.client.http import EXPECT_CONTINUE_BYTES, DispatcherConnection
 from covalent_nb.errors import DispatcherError
+from tests.conftest import start_server
 
 
 @pytest.fixture
@@ -73,3 +76,29 @@ def test_upload_to_a_server_that_closes_names_the_limit(one_mb_server, monkeypat
         conn.put_blob(hashlib.sha256(body).hexdigest(), body)
     # Either the connection dropped mid-body, or the answer arrived before it did: both name the limit.
     assert "server.max_payload_mb" in str(caught.value)
+
+
+@ct.electron
+def increment(x):
+    return x + 1
+
+
+@ct.lattice
+def incremented(x):
+    return increment(x)
+
+
+def test_first_dispatch_after_a_server_restart_goes_through(tmp_path, monkeypatch):
+    # A kernel keeps its connection across a restart of the server (or its idle timeout). A POST
+    # is not retried, since it may have been acted on, so the closed connection must not be used.
+    running = start_server(tmp_path, workers=1)
+    try:
+        monkeypatch.setenv("COVALENT_NB_TOKEN", running.token)
+        first = ct.dispatch(incremented, dispatcher_addr=running.addr)(1)
+        assert ct.get_result(first, wait=True, dispatcher_addr=running.addr).result == 2
+        done = running.cli("restart", "--address", "127.0.0.1", "--port", str(running.port), "--workers", "1")
+        assert done.returncode == 0, done.stderr
+        second = ct.dispatch(incremented, dispatcher_addr=running.addr)(2)
+        assert ct.get_result(second, wait=True, dispatcher_addr=running.addr).result == 3
+    finally:
+        running.cli("stop")
