@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
+import tornado.web
 from jupyter_server.auth.decorator import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import ensure_async
@@ -49,7 +50,15 @@ class _JupyterAuth:
         await super().prepare()  # type: ignore[misc]  # the covalent-nb handler: authorize, then its own
 
     def check_xsrf_cookie(self) -> None:
-        return APIHandler.check_xsrf_cookie(self)  # type: ignore[arg-type]
+        try:
+            return APIHandler.check_xsrf_cookie(self)  # type: ignore[arg-type]
+        except tornado.web.HTTPError:
+            # A valid token skips the XSRF check, so a client that sent a token sent a wrong
+            # one: say that, not "'_xsrf' argument missing". Cookie callers keep Jupyter's answer.
+            if self.request.headers.get("Authorization"):
+                raise tornado.web.HTTPError(self.unauthenticated_status, self.unauthenticated_message,
+                                            reason="not authenticated") from None
+            raise
 
     def check_origin(self, origin: str | None = None) -> bool:
         return JupyterHandler.check_origin(self, origin)  # type: ignore[arg-type]

@@ -55,9 +55,14 @@ async def test_requests_without_jupyter_auth_get_403(jp_fetch):
         with pytest.raises(HTTPClientError) as info:
             await jp_fetch(*path, method=method, body=body, headers={"Authorization": "token wrong"})
         assert info.value.code == 403, (method, path)
-        # GETs are refused by our check; a POST without auth already fails Jupyter's XSRF check
+        # GETs are refused by our check, a POST by Jupyter's XSRF check; both say why
         message = json.loads(info.value.response.body)["error"]
-        assert "not authenticated" in message or "_xsrf" in message
+        assert "not authenticated" in message and "_xsrf" not in message, (method, message)
+    # A caller with no token at all (a browser with a cookie) keeps Jupyter's XSRF answer.
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("covalent", "api", "v1", "dispatches", method="POST", body=b"{}",
+                       headers={"Authorization": ""})
+    assert info.value.code == 403 and "_xsrf" in json.loads(info.value.response.body)["error"]
 
 
 async def test_a_dispatch_through_the_extension(jp_fetch, jp_serverapp):
