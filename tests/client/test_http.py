@@ -18,7 +18,7 @@ from tests.conftest import start_server
 
 @pytest.fixture
 def bytes_sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Sizes of what ``http.client`` sends after the headers (observed, still sent)."""
+    """Sizes of all that ``http.client`` sends, headers and bodies (observed, still sent)."""
     sizes: list[int] = []
     send = http.client.HTTPConnection.send
 
