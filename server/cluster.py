@@ -107,7 +107,8 @@ class DaskClusters:
                 log.info("restarting Dask worker %s to stop cancelled task(s) %s", worker, hits)
                 await client.restart_workers([worker], raise_for_error=False)
             else:
-                log.warning("cancelled task(s) %s still run on Dask worker %s, which has other work", hits, worker)
+                log.warning("cancelled task(s) %s on Dask worker %s, which has other work, end when their "
+                            "blocking call returns", hits, worker)
 
     async def close(self) -> None:
         """Close every client and the local cluster."""

@@ -12,7 +12,8 @@ a task in two steps (``DaskClusters.stop_running`` in the server):
    dispatcher restarts that worker's process through its nanny, but only when
    the worker has one and nothing else to lose (:func:`worker_can_restart`,
    run on the scheduler): no other task running or waiting there, and no
-   result that other tasks still need and that only it holds.
+   result that other tasks still need and that only it holds. Otherwise the
+   task ends when its C call returns.
 
 :func:`run_task` marks its thread with :func:`stoppable`; a time-limited
 task's child process is stopped with it.

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import covalent_nb as ct
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
 
-@pytest.fixture(scope="module")
-def dask_cluster() -> Iterator[str]:
-    """`dask scheduler` and one `dask worker` named 'external-worker', as separate processes."""
+@contextlib.contextmanager
+def running_dask_cluster(worker_name: str, nthreads: int) -> Iterator[str]:
+    """`dask scheduler` and one `dask worker` (with a nanny), as separate processes; yields the address."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                   "--port", str(port), "--dashboard-address", ":0"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--name",
-                               "external-worker", "--nthreads", "1", "--no-dashboard"],
+                               worker_name, "--nthreads", str(nthreads), "--no-dashboard"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         from distributed import Client
@@ -43,6 +45,13 @@ def dask_cluster() -> Iterator[str]:
         for proc in (worker, scheduler):
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[str]:
+    """An existing cluster of one single-threaded worker named 'external-worker'."""
+    with running_dask_cluster("external-worker", nthreads=1) as address:
+        yield address
 
 
 def test_dask_executor_with_scheduler_address(server, dask_cluster):
@@ -66,3 +75,52 @@ def test_dask_executor_with_scheduler_address(server, dask_cluster):
     assert name == "external-worker" and value == 42
     assert pid != os.getpid()
     assert default_name != "external-worker"  # the server's own cluster ran the other task
+
+
+BLOCKED_SECONDS = 6.0
+
+
+def test_cancel_leaves_a_worker_that_runs_other_work(server, tmp_path):
+    # One worker with two threads runs a task of each of two dispatches. Cancelling the one
+    # blocked in C must not restart the worker, since that would kill the other dispatch's task.
+    # The cancelled task ends when its C call returns (the interruption waits for it).
+    with running_dask_cluster("shared-worker", nthreads=2) as address:
+        shared = ct.executor.DaskExecutor(scheduler_address=address)
+
+        @ct.electron(executor=shared)
+        def blocked(folder):
+            Path(folder, "blocked-started").write_text(str(os.getpid()))
+            time.sleep(BLOCKED_SECONDS)
+            Path(folder, "blocked-finished").write_text("yes")
+            return "blocked"
+
+        @ct.electron(executor=shared)
+        def other(folder):
+            Path(folder, "other-started").write_text(str(os.getpid()))
+            wait_for(Path(folder, "release").exists, "the release", timeout=60)
+            return "other"
+
+        @ct.lattice
+        def one_blocked(folder):
+            return blocked(folder)
+
+        @ct.lattice
+        def one_other(folder):
+            return other(folder)
+
+        other_id = ct.dispatch(one_other)(str(tmp_path))
+        blocked_id = ct.dispatch(one_blocked)(str(tmp_path))
+        started = tmp_path / "blocked-started"
+        wait_for(lambda: (tmp_path / "other-started").exists() and started.exists(), "both tasks' start")
+        worker_pid = int(started.read_text())
+        assert int((tmp_path / "other-started").read_text()) == worker_pid  # one worker runs both
+        ct.cancel(blocked_id)
+        assert ct.get_result(blocked_id, wait=True).status == "CANCELLED"
+        time.sleep(max(0.0, started.stat().st_mtime + BLOCKED_SECONDS + 2.0 - time.time()))
+        assert not (tmp_path / "blocked-finished").exists()  # it ended as its sleep returned
+        os.kill(worker_pid, 0)  # the worker was not restarted (this raises if it was)
+        (tmp_path / "release").touch()
+        result = ct.get_result(other_id, wait=True)
+        assert (result.status, result.result) == ("COMPLETED", "other")
+        assert int((tmp_path / "other-started").read_text()) == worker_pid  # it ran once, there
+
