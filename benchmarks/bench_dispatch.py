@@ -175,6 +175,71 @@ def run(opts: argparse.Namespace, port: int, root: Path) -> None:
           f"(one GET each){read_outputs[1] / read_outputs[0]:8.1f}x")
     print(f"server RSS: {rss_start / 2**20:.0f} MB at start, {rss_idle / 2**20:.0f} MB idle after the "
           "runs (the server process alone, Dask scheduler in-process, workers excluded)")
+    loop_stop, worker_gone = measure_cancel(root, max(3, rep // 2))
+    print(f"cancel of a running task: a Python loop stopped {loop_stop * 1000:.1f} ms after calling ct.cancel "
+          f"(worker kept); a task blocked in time.sleep had its worker process gone after {worker_gone:.2f} s")
+
+
+def measure_cancel(root: Path, repeat: int) -> tuple[float, float]:
+    """Medians, from calling ``ct.cancel``: until a Python loop stops, until a blocked task's worker is gone."""
+    import psutil
+
+    import covalent_nb as ct
+
+    @ct.electron
+    def beating(folder):
+        """Writes its pid, then a heartbeat (time.monotonic) as fast as it can, for up to a minute."""
+        Path(folder, "pid").write_text(str(os.getpid()))
+        beat, scratch, end = Path(folder, "beat"), Path(folder, "beat.tmp"), time.monotonic() + 60
+        while time.monotonic() < end:
+            scratch.write_text(repr(time.monotonic()))
+            scratch.replace(beat)
+
+    @ct.electron
+    def sleeping(folder):
+        Path(folder, "pid").write_text(str(os.getpid()))
+        time.sleep(60)
+
+    @ct.lattice
+    def beats(folder):
+        return beating(folder)
+
+    @ct.lattice
+    def sleeps(folder):
+        return sleeping(folder)
+
+    def cancel_when_started(lattice) -> tuple[Path, int, float]:
+        folder = Path(tempfile.mkdtemp(dir=root))
+        dispatch_id = ct.dispatch(lattice)(str(folder))
+        while not (folder / "pid").exists():
+            time.sleep(0.01)
+        time.sleep(0.2)
+        called = time.monotonic()
+        ct.cancel(dispatch_id)
+        return folder, int((folder / "pid").read_text()), called
+
+    def gone(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    stops, gones = [], []
+    for _ in range(repeat):
+        folder, _, cancelled = cancel_when_started(beats)
+        while True:
+            last = (folder / "beat").read_text()
+            time.sleep(0.2)
+            if (folder / "beat").read_text() == last:
+                break
+        stops.append(float(last) - cancelled)
+    for _ in range(repeat):
+        _, pid, cancelled = cancel_when_started(sleeps)
+        while not gone(pid):
+            time.sleep(0.01)
+        gones.append(time.monotonic() - cancelled)
+        time.sleep(2.0)  # the new worker comes up before the next run
+    return statistics.median(stops), statistics.median(gones)
 
 
 if __name__ == "__main__":
