@@ -124,19 +124,27 @@ class DispatcherConnection:
         self.request("PUT", f"blobs/{key}", data, {"Content-Type": "application/octet-stream"})
 
 
-def _was_closed(sock: socket.socket) -> bool:
-    """Whether the server has closed this idle kept-alive connection (or sent on it unasked)."""
+def _peek(sock: socket.socket, size: int, timeout: float) -> bytes | None:
+    """Up to ``size`` bytes the server sent, left on the socket for the next read; None if none come in time.
+
+    ``b""`` means the server closed the connection; ``timeout`` 0 looks without waiting.
+    """
     previous_timeout = sock.gettimeout()
-    sock.settimeout(0)
+    sock.settimeout(timeout)
     try:
-        sock.recv(1, socket.MSG_PEEK)
-    except BlockingIOError:
-        return False  # nothing to read: still open
-    except OSError:
-        return True
+        return sock.recv(size, socket.MSG_PEEK)
+    except (BlockingIOError, TimeoutError):
+        return None
     finally:
         sock.settimeout(previous_timeout)
-    return True
+
+
+def _was_closed(sock: socket.socket) -> bool:
+    """Whether the server has closed this idle kept-alive connection (or sent on it unasked)."""
+    try:
+        return _peek(sock, 1, 0) is not None
+    except OSError:
+        return True
 
 
 def _exchange(conn: http.client.HTTPConnection, method: str, url: str, body: bytes | None,
@@ -167,19 +175,13 @@ def early_status(sock: socket.socket, wait: float) -> int | None:
     """
     deadline = time.monotonic() + wait
     status_line_start = len(b"HTTP/1.1 100")
-    previous_timeout = sock.gettimeout()
-    try:
-        while (remaining := deadline - time.monotonic()) > 0:
-            sock.settimeout(remaining)
-            try:
-                head = sock.recv(status_line_start, socket.MSG_PEEK)
-            except TimeoutError:
-                return None
-            if not head:
-                return 0
-            if len(head) == status_line_start:
-                return int(head[9:12]) if head[9:12].isdigit() else 0
-            time.sleep(0.001)  # part of the status line: wait for the rest
-        return None
-    finally:
-        sock.settimeout(previous_timeout)
+    while (remaining := deadline - time.monotonic()) > 0:
+        head = _peek(sock, status_line_start, remaining)
+        if head is None:
+            return None
+        if not head:
+            return 0
+        if len(head) == status_line_start:
+            return int(head[9:12]) if head[9:12].isdigit() else 0
+        time.sleep(0.001)  # part of the status line: wait for the rest
+    return None
