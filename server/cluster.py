@@ -83,20 +83,18 @@ class DaskClusters:
         ``tasks[i]`` is the (dispatch id, node id) of ``futures[i]``. How they
         are stopped: see :mod:`covalent_nb.executor.task_stop`.
         """
+        await self.cancel(futures)  # first: then no worker starts them later
         for client, positions in _by_client(futures):
-            await client.cancel([futures[i] for i in positions])  # first: then no worker starts them later
             await self._stop_on_workers(client, [tasks[i] for i in positions])
 
     async def _stop_on_workers(self, client: Any, tasks: list[tuple[str, int]]) -> None:
         from covalent_nb.executor.task_stop import interrupt_tasks, running_tasks, worker_can_restart
 
-        found = await client.run(interrupt_tasks, tasks, on_error="ignore")
-        still = {worker: hits for worker, hits in found.items() if isinstance(hits, list) and hits}
+        still = _with_tasks(await client.run(interrupt_tasks, tasks, on_error="ignore"))
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while still and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            answers = await client.run(running_tasks, tasks, workers=list(still), on_error="ignore")
-            still = {worker: hits for worker, hits in answers.items() if isinstance(hits, list) and hits}
+            still = _with_tasks(await client.run(running_tasks, tasks, workers=list(still), on_error="ignore"))
         for worker, hits in still.items():
             try:
                 can_restart = await client.run_on_scheduler(worker_can_restart, worker)
@@ -129,3 +127,8 @@ def _by_client(futures: list[Any]) -> list[tuple[Any, list[int]]]:
     for position, future in enumerate(futures):
         groups.setdefault(id(future.client), (future.client, []))[1].append(position)
     return list(groups.values())
+
+
+def _with_tasks(answers: dict[str, Any]) -> dict[str, list]:
+    """The workers whose answer to ``Client.run`` names some tasks, with those tasks (errors dropped)."""
+    return {worker: tasks for worker, tasks in answers.items() if isinstance(tasks, list) and tasks}
