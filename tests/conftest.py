@@ -30,6 +30,32 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
         time.sleep(0.02)
 
 
+def process_is_gone(pid: int) -> bool:
+    """True when no process has this pid any more, or only a zombie (exited, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    status = Path(f"/proc/{pid}/stat")
+    return status.exists() and status.read_text().split(")")[-1].split()[0] == "Z"
+
+
+@pytest.fixture
+def early_statuses(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """What the client's ``early_status`` saw for each large body it sent (observed, unchanged)."""
+    from covalent_nb.client import http as client_http
+
+    seen: list[int | None] = []
+    look = client_http.early_status
+
+    def recording_look(*args: object, **kwargs: object) -> int | None:
+        seen.append(look(*args, **kwargs))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(client_http, "early_status", recording_look)
+    return seen
+
+
 @dataclasses.dataclass
 class RunningServer:
     """A dispatcher process started for the tests."""

@@ -30,20 +30,6 @@ def bytes_sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
-@pytest.fixture
-def early_statuses(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
-    """What ``early_status`` saw for each large body (observed, unchanged)."""
-    seen: list[int | None] = []
-    look = client_http.early_status
-
-    def recording_look(*args: object, **kwargs: object) -> int | None:
-        seen.append(look(*args, **kwargs))  # type: ignore[arg-type]
-        return seen[-1]
-
-    monkeypatch.setattr(client_http, "early_status", recording_look)
-    return seen
-
-
 def test_refused_large_upload_sends_no_body(one_mb_server, bytes_sent, early_statuses):
     conn = DispatcherConnection(one_mb_server.address, one_mb_server.port, one_mb_server.token)
     body = bytes(64 * 1024 * 1024)

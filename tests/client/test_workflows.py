@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import covalent_nb as ct
-from tests.conftest import wait_for
+from tests.conftest import process_is_gone, wait_for
 
 
 @ct.electron
@@ -316,16 +316,6 @@ def test_cancel_some_tasks(server):
     nodes = {n["node_name"]: n for n in result.get_all_node_results()}
     assert nodes["slow"]["status"] == "CANCELLED"
     assert nodes["square"]["status"] == "COMPLETED" and nodes["square"]["output"] == 9
-
-
-def process_is_gone(pid: int) -> bool:
-    """True when no process (not even a zombie) has this pid any more."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    status = Path(f"/proc/{pid}/stat")
-    return status.exists() and status.read_text().split(")")[-1].split()[0] == "Z"
 
 
 @ct.electron

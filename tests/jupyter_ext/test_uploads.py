@@ -10,7 +10,6 @@ from typing import Iterator
 import pytest
 
 import covalent_nb as ct
-from covalent_nb.client import http as client_http
 from covalent_nb.client.http import DispatcherConnection
 
 from .jupyter_process import JupyterServer, running_jupyter
@@ -28,18 +27,10 @@ def extension_connection(jupyter: JupyterServer, token: str) -> DispatcherConnec
     return DispatcherConnection(url.hostname or "127.0.0.1", url.port or 80, token, f"{url.path}covalent/")
 
 
-def test_large_uploads_wait_for_jupyters_answer(jupyter: JupyterServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[int | None] = []
-    look = client_http.early_status
-
-    def recording_look(*args: object) -> int | None:
-        seen.append(look(*args))  # type: ignore[arg-type]
-        return seen[-1]
-
-    monkeypatch.setattr(client_http, "early_status", recording_look)
+def test_large_uploads_wait_for_jupyters_answer(jupyter: JupyterServer, early_statuses: list[int | None]) -> None:
     body = os.urandom(2 * 1024 * 1024)
     key = hashlib.sha256(body).hexdigest()
     extension_connection(jupyter, jupyter.token).put_blob(key, body)
     with pytest.raises(ct.AuthenticationError, match="not authenticated"):
         extension_connection(jupyter, "wrong").put_blob(key, body)
-    assert seen == [100, 403]  # the refusal came before the body
+    assert early_statuses == [100, 403]  # the refusal came before the body

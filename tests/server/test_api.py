@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import urllib.error
 import urllib.request
+from typing import Any, Callable
 
 import pytest
 
@@ -18,19 +19,25 @@ from covalent_nb.client.http import early_status
 from tests.conftest import RunningServer, free_port, start_server
 
 
+def json_answer(data: bytes) -> Any:
+    """An answer body as JSON (an empty one as None)."""
+    return json.loads(data or b"null")
+
+
 def call(server: RunningServer, method: str, path: str, body: bytes | None = None,
-         token: str | None = "default") -> tuple[int, dict]:
-    """One raw HTTP request; returns (status, JSON body)."""
+         token: str | None = "default", read: Callable[[bytes], Any] = json_answer,
+         timeout: float = 30) -> tuple[int, Any]:
+    """One raw HTTP request; returns (status, body read by ``read``, or the JSON error)."""
     request = urllib.request.Request(f"http://{server.addr}/api/v1/{path}", data=body, method=method)
     if token == "default":
         token = server.token
     if token:
         request.add_header("Authorization", f"token {token}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, read(response.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+        return err.code, json_answer(err.read())
 
 
 @ct.electron
@@ -291,15 +298,7 @@ def post_payloads(server: RunningServer, dispatch_id: str, body: bytes, token: s
     """``POST dispatches/{id}/payloads``; returns (status, the frame's metadata and blobs, or the JSON error)."""
     from covalent_nb._frames import unpack
 
-    request = urllib.request.Request(f"http://{server.addr}/api/v1/dispatches/{dispatch_id}/payloads",
-                                     data=body, method="POST")
-    if token:
-        request.add_header("Authorization", f"token {server.token if token == 'default' else token}")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, unpack(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+    return call(server, "POST", f"dispatches/{dispatch_id}/payloads", body, token, read=unpack, timeout=60)
 
 
 def output_keys(dispatch_id: str) -> list[str]:
