@@ -16,7 +16,7 @@ Swap ``import covalent as ct`` for ``import covalent_nb as ct``::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version string: pyproject.toml reads it (tool.hatch.version)
 
 from typing import Any
 

@@ -1,7 +1,7 @@
 """The Jupyter server extension: the dispatcher inside the notebook server, or a pointer to a remote one.
 
-Enabled by installing covalent-nb (a ``jupyter_server_config.d`` file ships
-with the wheel). See :class:`~covalent_nb.jupyter_ext.app.CovalentNB` for its
+Enabled by installing covalent-nb, as a wheel or editable (both install a
+``jupyter_server_config.d`` file). See :class:`~covalent_nb.jupyter_ext.app.CovalentNB` for its
 settings (``c.CovalentNB.<name>``).
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["_jupyter_server_extension_points"]
+from covalent_nb import __version__  # `jupyter server extension list` shows it
+
+__all__ = ["__version__", "_jupyter_server_extension_points"]
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
