@@ -129,9 +129,12 @@ def wait_for_widget(page: Page, server: JupyterServer, console: list[str], cell:
     return widget
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_widget_in_jupyterlab_shows_every_node_completed(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        pytest.fail("Debian's chromium is not installed: `bash tests/run` installs it "
+                    "(apt-get install chromium)", pytrace=False)
 
     ARTIFACTS.mkdir(exist_ok=True)
     write_lab_settings(tmp_path / "jupyter_config")

@@ -13,7 +13,18 @@ from covalent_nb.notebook.graph_view import (COLLAPSE_ABOVE, GRAPHVIZ_MISSING, S
 
 from .dispatch_views import fan_out_view, finished_small_view, small_view
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+@pytest.fixture
+def dot_program() -> str:
+    """Graphviz's ``dot``; a test that needs it fails without it (``bash tests/run`` installs it)."""
+    path = shutil.which("dot")
+    if path is None:
+        pytest.fail("Graphviz's `dot` is not installed: `bash tests/run` installs it "
+                    "(apt-get install graphviz)", pytrace=False)
+    return path
+
+
+needs_dot = pytest.mark.usefixtures("dot_program")
 
 
 def node_groups(svg: str) -> dict[str, str]:
