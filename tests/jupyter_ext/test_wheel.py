@@ -1,54 +1,158 @@
-"""Installing the built wheel enables the extension: `jupyter server extension list` says so.
+"""Installing covalent-nb, as the built wheel or editable, enables the extension with no extra step.
 
-The wheel is built from this checkout and installed (without dependencies,
-which come from the test environment) into a fresh virtual environment, so
-the check sees only the config that the wheel itself ships.
+Both installs go into one fresh virtual environment, from a copy of this
+checkout (so builds write nothing here), the way a user installs: the
+wheel as ``covalent_nb-*.whl[lab]`` and the checkout as ``pip install -e
+".[lab]"``, each with its dependencies resolved by pip from the package
+index. The environment is a clean venv, not one made with
+``--system-site-packages``: inside a virtual environment that option
+exposes the base interpreter's packages, not this environment's (the
+test then failed with "No module named jupyter_server"), and outside one
+it would hide a dependency that pyproject.toml forgets (ipykernel for
+the kernel, JupyterLab for ``[lab]``). Resolving the dependencies is the
+slow part (about half a minute with pip's cache or a local mirror); the
+environment is made once for the module and the second install reuses
+what the first brought.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
+
+import covalent_nb
+from tests.conftest import free_port
+
 REPO = Path(__file__).resolve().parents[2]
+COPY_IGNORES = (".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "test-artifacts",
+                ".venv", "venv")
 
 
 def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    done = subprocess.run(list(args), capture_output=True, text=True, timeout=300, **kwargs)
+    """Run a command (10 minutes at most); fail the test with its output unless it exits 0."""
+    done = subprocess.run(list(args), capture_output=True, text=True, timeout=600, **kwargs)
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
     return done
 
 
-def test_wheel_install_enables_the_extension(tmp_path: Path) -> None:
-    source = tmp_path / "src"  # build from a copy: setuptools writes build/ beside the sources
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "test-artifacts"))
+class FreshVenv:
+    """A virtual environment without access to any other environment's packages."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        run(sys.executable, "-m", "venv", str(root))
+        self.python = str(root / "bin" / "python")
+        # only this venv's programs and Jupyter config: none of the user's, none of the test run's
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "COVALENT_NB"))}
+        env.update(PATH=f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(root),
+                   JUPYTER_CONFIG_DIR=str(root.parent / "user-jupyter-config"),
+                   JUPYTER_DATA_DIR=str(root.parent / "user-jupyter-data"))
+        self.env = env
+
+    def run(self, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run ``args`` with this venv's programs first on PATH, outside any checkout."""
+        return run(*args, env={**self.env, **(env_extra or {})}, cwd=self.root.parent)
+
+    def pip_install(self, *args: str) -> None:
+        self.run(self.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args)
+
+    def extension_listing(self) -> str:
+        """The part of `jupyter server extension list` about this venv's config dir (colours removed)."""
+        listing = self.run("jupyter", "server", "extension", "list")
+        text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+        config_dir = f"Config dir: {self.root / 'etc' / 'jupyter'}"
+        assert config_dir in text, f"the listing names no config dir of the venv:\n{text}"
+        return text.split(config_dir, 1)[1].split("Config dir:", 1)[0]
+
+    def module_file(self, module: str) -> Path:
+        """Where ``module`` is imported from in this venv (run outside any checkout)."""
+        done = self.run(self.python, "-c", f"import {module} as m; print(m.__file__)")
+        return Path(done.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def checkout_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of this checkout's files (not its git data or build output)."""
+    copy = tmp_path_factory.mktemp("checkout") / "covalent-nb"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(*COPY_IGNORES))
+    return copy
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> FreshVenv:
+    return FreshVenv(tmp_path_factory.mktemp("fresh") / "venv")
+
+
+def assert_extension_enabled(venv: FreshVenv) -> None:
+    """The venv's config enables the extension, and jupyter_server loads it and shows its version."""
+    shipped = venv.root / "etc" / "jupyter" / "jupyter_server_config.d" / "covalent_nb.json"
+    assert json.loads(shipped.read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"covalent_nb.jupyter_ext": True}}}
+    section = venv.extension_listing()
+    assert re.search(r"covalent_nb\.jupyter_ext\s+enabled", section), section
+    version = re.escape(covalent_nb.__version__)
+    assert re.search(rf"covalent_nb\.jupyter_ext\s+{version}\s+OK", section), section
+
+
+def assert_jupyter_lab_and_kernel(venv: FreshVenv) -> None:
+    """`jupyter lab` runs, and the venv's own python3 kernel can load the magics."""
+    assert venv.run("jupyter", "lab", "--version").stdout.strip()
+    kernels = json.loads(venv.run("jupyter", "kernelspec", "list", "--json").stdout)["kernelspecs"]
+    assert "python3" in kernels, kernels
+    assert Path(kernels["python3"]["resource_dir"]).is_relative_to(venv.root), kernels["python3"]
+    venv.run(venv.python, "-c", "import ipykernel, ipywidgets, covalent_nb.notebook.magics")
+
+
+def test_wheel_install_enables_the_extension(tmp_path: Path, checkout_copy: Path, venv: FreshVenv) -> None:
     wheels = tmp_path / "dist"
-    run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(wheels), str(source))
+    run(sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(checkout_copy))
     (wheel,) = wheels.glob("covalent_nb-*.whl")
-    import zipfile
-    shipped_modules = set(zipfile.ZipFile(wheel).namelist())
+    shipped_files = set(zipfile.ZipFile(wheel).namelist())
     for folder, installed_as in (("covalent_nb", "covalent_nb"), ("server", "covalent_nb/server"),
                                  ("jupyter_ext", "covalent_nb/jupyter_ext")):
         for init in (REPO / folder).rglob("__init__.py"):
             package = installed_as + "/" + str(init.relative_to(REPO / folder))
-            assert package in shipped_modules, f"the wheel leaves out {package}"
-    venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", "--system-site-packages", str(venv))
-    python = str(venv / "bin" / "python")
-    run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel))
-    shipped = venv / "etc" / "jupyter" / "jupyter_server_config.d" / "covalent_nb.json"
-    assert shipped.exists()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "user-config"))
-    listing = run(python, "-m", "jupyter_server", "extension", "list", env=env)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
-    section = text.split(f"Config dir: {venv / 'etc' / 'jupyter'}", 1)[1]
-    assert re.search(r"covalent_nb\.jupyter_ext\s+enabled", section)
-    assert re.search(r"covalent_nb\.jupyter_ext\s+OK", section)
-    # and the package it enables is the wheel's, not this checkout's
-    where = run(python, "-c", "import covalent_nb.jupyter_ext as m; print(m.__file__)", cwd=tmp_path)
-    assert str(venv) in where.stdout
+            assert package in shipped_files, f"the wheel leaves out {package}"
+    assert not {name for name in shipped_files if name.startswith(("server/", "jupyter_ext/", "tests/"))}
+
+    venv.pip_install(f"{wheel}[lab]")
+    assert_extension_enabled(venv)
+    assert_jupyter_lab_and_kernel(venv)
+    # the extension is the wheel's, not this checkout's, and its version is the package's
+    assert venv.module_file("covalent_nb.jupyter_ext").is_relative_to(venv.root)
+    assert venv.run("covalent-nb", "--version").stdout.split() == ["covalent-nb", covalent_nb.__version__]
+
+
+def test_editable_install_enables_the_extension(checkout_copy: Path, venv: FreshVenv) -> None:
+    venv.pip_install("-e", f"{checkout_copy}[lab]")
+    assert_extension_enabled(venv)
+    assert_jupyter_lab_and_kernel(venv)
+    # the three packages import from their folders of the checkout, and nothing else does
+    for module, folder in (("covalent_nb", "covalent_nb"), ("covalent_nb.server", "server"),
+                           ("covalent_nb.jupyter_ext", "jupyter_ext")):
+        assert venv.module_file(module) == checkout_copy / folder / "__init__.py"
+    for top_level in ("server", "jupyter_ext"):
+        missing = subprocess.run([venv.python, "-c", f"import {top_level}"], env=venv.env,
+                                 cwd=venv.root.parent, capture_output=True, text=True)
+        assert missing.returncode == 1 and "ModuleNotFoundError" in missing.stderr, missing.stderr
+    # editable: a module added to the checkout later imports at once
+    (checkout_copy / "server" / "_added_later.py").write_text("ANSWER = 42\n")
+    added = venv.run(venv.python, "-c", "from covalent_nb.server._added_later import ANSWER; print(ANSWER)")
+    assert added.stdout.strip() == "42"
+    # the README's quick start, `pip install -e . && covalent-nb demo` (on a free port, in private dirs)
+    state = venv.root.parent / "quick-start"
+    (state / "config").mkdir(parents=True)
+    (state / "config" / "covalent.conf").write_text("[server]\nworkers = 1\n")
+    demo = venv.run("covalent-nb", "demo", "--port", str(free_port()), env_extra={
+        "COVALENT_NB_CONFIG_DIR": str(state / "config"), "COVALENT_NB_DATA_DIR": str(state / "data")})
+    assert "result: 1^2 + 2^2 + ... + 8^2 = 204" in demo.stdout, demo.stdout
+    assert "Traceback" not in demo.stderr, demo.stderr
