@@ -12,7 +12,9 @@ the graph's tasks. Notebook *data* the cell reads (not modules, functions,
 classes, electrons or lattices) becomes the keyword inputs of the lattice, so
 the dispatch records them. Definitions the cell makes (functions, classes,
 modules, electrons) are not sent through the graph: the client keeps them in
-:attr:`CellLattice.definitions` when the graph is built.
+:attr:`CellLattice.definitions` when the graph is built. The lattice's doc
+starts with :data:`~covalent_nb.notebook.node_kinds.CELL_DOC`, so displays
+can tell a cell's dispatch and call the output dict's node the cell's result.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from covalent_nb.errors import CovalentNBError
 from covalent_nb.notebook.cell_names import CellNames
+from covalent_nb.notebook.node_kinds import CELL_DOC
 from covalent_nb.workflow.lattice import Lattice
 from covalent_nb.workflow.proxy import NodeProxy
 
@@ -172,6 +175,8 @@ def lattice_from_cell(source: str, user_ns: dict[str, Any], *, name: str = "cova
     function.__kwdefaults__ = {n: user_ns[n] for n in shadowed} or None
     lattice = Lattice(function, executor=executor)
     lattice.source = source
+    # Displays know a cell's dispatch by this doc, and call its output node the cell's result.
+    lattice.__doc__ = CELL_DOC + (f"\n\n{function.__doc__}" if function.__doc__ else "")
     return CellLattice(lattice, {n: user_ns[n] for n in inputs}, assigned, has_last_expr, filename, outputs)
 
 

@@ -6,6 +6,8 @@ from typing import Any, Mapping
 
 from covalent_nb._status import TERMINAL
 
+from .node_kinds import describe_nodes, is_user_task
+
 __all__ = ["DispatchState", "progress_counts"]
 
 _TERMINAL = {s.value for s in TERMINAL}
@@ -17,10 +19,15 @@ def _rank(status: str) -> int:
 
 
 def progress_counts(statuses: Mapping[int, str], kinds: Mapping[int, str]) -> dict[str, int]:
-    """done / failed / running / pending / cancelled / total over the non-parameter nodes."""
+    """done / failed / running / pending / cancelled / total over the user's tasks.
+
+    Only electrons and sublattices count (see :func:`~.node_kinds.is_user_task`):
+    parameters and the helper nodes made for collections, items, attributes and
+    arithmetic are not tasks the user wrote.
+    """
     counts = {"done": 0, "failed": 0, "running": 0, "pending": 0, "cancelled": 0, "total": 0}
     for node_id, status in statuses.items():
-        if kinds.get(node_id) == "parameter":
+        if not is_user_task(kinds.get(node_id, "")):
             continue
         counts["total"] += 1
         if status == "COMPLETED":
@@ -45,7 +52,7 @@ class DispatchState:
     """
 
     __slots__ = ("dispatch_id", "name", "status", "start_time", "end_time", "node_statuses",
-                 "node_times", "kinds", "names", "version")
+                 "node_times", "kinds", "names", "labels", "roles", "version")
 
     def __init__(self, view: Mapping[str, Any]) -> None:
         self.dispatch_id: str = view["id"]
@@ -59,6 +66,11 @@ class DispatchState:
         self.node_times: dict[int, list[float | None]] = {}
         self.kinds: dict[int, str] = {}
         self.names: dict[int, str] = {}
+        described = describe_nodes(view)
+        #: node id -> what displays call it (see :func:`~.node_kinds.describe_nodes`)
+        self.labels: dict[int, str] = {i: d.label for i, d in described.items()}
+        #: node id -> electron, sublattice, parameter, collection, getitem, ... (displays' "kind")
+        self.roles: dict[int, str] = {i: d.role for i, d in described.items()}
         #: bumped on every change, so a viewer can tell whether it is behind
         self.version = 0
         for node in view["nodes"]:
@@ -74,7 +86,7 @@ class DispatchState:
         return self.status in _TERMINAL
 
     def counts(self) -> dict[str, int]:
-        """Progress over the non-parameter nodes (see :func:`progress_counts`)."""
+        """Progress over the user's tasks (see :func:`progress_counts`)."""
         return progress_counts(self.node_statuses, self.kinds)
 
     def apply_event(self, event: Mapping[str, Any]) -> bool:

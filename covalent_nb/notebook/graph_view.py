@@ -10,6 +10,10 @@ collapsed: nodes with the same kind and name whose parents and children fall
 into the same groups are drawn as one node labelled ``name ×k``, so a
 1000-task fan-out is three or four boxes. A group's colour follows
 :func:`group_status`.
+
+Boxes are labelled by :mod:`~covalent_nb.notebook.node_kinds`: the user's
+tasks by name, in rounded boxes; helper nodes (``list``, ``[0]``, ``.x``,
+``+``, a cell's result) small and round; parameters as small grey boxes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import re
 from typing import Any, Iterable, Mapping
+
+from .node_kinds import HELPER_ROLES, describe_nodes
 
 __all__ = ["COLLAPSE_ABOVE", "GRAPHVIZ_MISSING", "MAX_DRAWN_NODES", "STATUS_COLOURS", "DrawnNode",
            "GraphPicture", "GraphPlan", "draw_graph", "graph_dot", "group_status", "plan_graph", "render_svg",
@@ -37,6 +43,8 @@ STATUS_COLOURS: dict[str, str] = {
 """Node fill colour by status."""
 
 _PARAMETER_FILL = "#f4f4f4"
+_GROUP_LABELS = {"parameter": "values", "getitem": "[…]", "attribute": ".…"}
+"""What a collapsed group says when its members' labels differ (per role)."""
 _FONT = "Helvetica,Arial,sans-serif"
 _MAX_REFINEMENTS = 50
 
@@ -53,6 +61,10 @@ class DrawnNode:
     name: str
     kind: str
     members: list[int]
+    label: str = ""
+    """What the box says (without the ``×k`` of a group); see :mod:`~.node_kinds`."""
+    role: str = ""
+    """electron, sublattice, parameter, or the helper's role (collection, getitem, ...)."""
 
 
 @dataclasses.dataclass
@@ -115,11 +127,15 @@ def plan_graph(view: Mapping[str, Any], collapse: bool | None = None) -> GraphPl
     if collapse is None:
         collapse = sum(n["kind"] != "parameter" for n in nodes.values()) > COLLAPSE_ABOVE
     box_of = _collapse_partition(nodes, edges) if collapse else {i: i for i in nodes}
+    described = describe_nodes(view)
     boxes: dict[int, DrawnNode] = {}
     for node_id in sorted(nodes):
         key = box_of[node_id]
         if key not in boxes:
-            boxes[key] = DrawnNode(key, nodes[node_id]["name"], nodes[node_id]["kind"], [])
+            look = described[node_id]
+            boxes[key] = DrawnNode(key, nodes[node_id]["name"], nodes[node_id]["kind"], [], look.label, look.role)
+        elif boxes[key].label != described[node_id].label:
+            boxes[key].label = _GROUP_LABELS.get(boxes[key].role, boxes[key].label)
         boxes[key].members.append(node_id)
     if collapse:
         seen: set[tuple[int, int]] = set()
@@ -175,17 +191,8 @@ def _quote(text: str) -> str:
 
 
 def _label(box: DrawnNode) -> str:
-    name = box.name
-    if box.kind == "parameter" and len(box.members) > 1:
-        name = "values"
-    elif box.kind == "parameter":
-        name = name.removeprefix(":parameter:")
-        name = name if len(name) <= 24 else name[:23] + "…"
-    elif box.kind in ("collection", "generated"):
-        name = name.strip(":").removeprefix("electron_")
-    if len(box.members) > 1:
-        name = f"{name} ×{len(box.members)}"
-    return name
+    name = box.label or box.name
+    return f"{name} ×{len(box.members)}" if len(box.members) > 1 else name
 
 
 def _node_attrs(box: DrawnNode, dom_prefix: str, fill: str | None) -> str:
@@ -193,16 +200,19 @@ def _node_attrs(box: DrawnNode, dom_prefix: str, fill: str | None) -> str:
     if box.kind == "parameter":
         attrs.update(shape="box", style="filled", fillcolor=_PARAMETER_FILL, color="#bbbbbb",
                      fontcolor="#666666", fontsize="9", height="0.2", margin="0.04,0.02")
-    elif box.kind in ("collection", "generated"):
-        attrs.update(shape="ellipse", style="filled", fontsize="9", height="0.25", margin="0.02,0.01")
+    elif box.role in HELPER_ROLES:
+        # helpers are not the user's tasks: small, round, grey-edged, still coloured by status
+        attrs.update(shape="ellipse", style="filled", color="#999999", fontcolor="#444444", fontsize="8",
+                     width="0.3", height="0.2", margin="0.02,0.0")
     else:
         attrs.update(shape="box", style="rounded,filled", fontsize="12")
         if box.kind == "sublattice":
             attrs["peripheries"] = "2"
     if box.kind != "parameter":
         attrs["fillcolor"] = fill or STATUS_COLOURS["NEW_OBJECT"]
-    attrs["tooltip"] = f"{box.name} ({', '.join(map(str, box.members[:5]))}" + \
-        (", …)" if len(box.members) > 5 else ")")
+    ids = ", ".join(map(str, box.members[:5])) + (", …" if len(box.members) > 5 else "")
+    nodes = "nodes" if len(box.members) > 1 else "node"
+    attrs["tooltip"] = f"{box.label or box.name} ({box.role or box.kind}; {nodes} {ids})"
     return ", ".join(f"{k}={_quote(v)}" for k, v in attrs.items())
 
 

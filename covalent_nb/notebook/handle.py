@@ -15,6 +15,8 @@ from covalent_nb._status import Status
 from covalent_nb.errors import CovalentNBError
 from covalent_nb.result import Result
 
+from .node_kinds import display_status
+
 __all__ = ["DispatchHandle", "wait_for_result"]
 
 
@@ -103,7 +105,7 @@ class DispatchHandle:
 
     def __repr__(self) -> str:
         try:
-            state = self.status.value
+            state = display_status(self.status.value)
         except CovalentNBError as error:
             state = f"status unknown: {error}"
         where = f" at {self.dispatcher_addr}" if self.dispatcher_addr else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any, Mapping
 
+from .node_kinds import describe_nodes
 from .static_view import format_duration, format_time, status_badge
 
 if TYPE_CHECKING:
@@ -73,7 +74,8 @@ def _param_order(param: Mapping[str, Any] | None) -> tuple:
     return (1, 0, str(param["name"])) if kind == "kwarg" else (2, 0, "")
 
 
-def _inputs_html(view: Mapping[str, Any], node_id: int, statuses: Mapping[int, str]) -> str:
+def _inputs_html(view: Mapping[str, Any], node_id: int, statuses: Mapping[int, str],
+                 labels: Mapping[int, str]) -> str:
     nodes = {n["node_id"]: n for n in view["nodes"]}
     edges = sorted((e for e in view["edges"] if e["target"] == node_id),
                    key=lambda e: _param_order(e.get("param")))
@@ -86,7 +88,7 @@ def _inputs_html(view: Mapping[str, Any], node_id: int, statuses: Mapping[int, s
             source = f"value <code>{html.escape(parent['name'].removeprefix(':parameter:'))}</code>"
         else:
             status = statuses.get(edge["source"], parent.get("status", ""))
-            source = (f"output of {html.escape(parent['name'])} ({edge['source']}) "
+            source = (f"output of {html.escape(labels.get(edge['source'], parent['name']))} ({edge['source']}) "
                       f"{status_badge(status)}")
         rows.append(f"<tr><td style='text-align:left'><code>{html.escape(_param_label(edge.get('param')))}"
                     f"</code></td><td style='text-align:left'>{source}</td></tr>")
@@ -99,7 +101,10 @@ def node_details_html(view: Mapping[str, Any], node_id: int, statuses: Mapping[i
     node = next(n for n in view["nodes"] if n["node_id"] == node_id)
     status = statuses.get(node_id, node["status"])
     start, end = node.get("start_time"), node.get("end_time")
-    parts = [f"<div><b>{html.escape(node['name'])}</b> (node {node_id}, {html.escape(node['kind'])}) "
+    described = describe_nodes(view)
+    labels = {i: d.label for i, d in described.items()}
+    look = described[node_id]
+    parts = [f"<div><b>{html.escape(look.label)}</b> (node {node_id}, {html.escape(look.role)}) "
              f"{status_badge(status)}</div>",
              "<table style='font-size:90%'>"
              f"<tr><td style='text-align:left'>executor</td><td style='text-align:left'>"
@@ -108,7 +113,7 @@ def node_details_html(view: Mapping[str, Any], node_id: int, statuses: Mapping[i
              f"<tr><td style='text-align:left'>ended</td><td style='text-align:left'>{format_time(end)}</td></tr>"
              f"<tr><td style='text-align:left'>duration</td><td style='text-align:left'>"
              f"{format_duration(start, end)}</td></tr></table>",
-             f"<div><b>inputs</b></div>{_inputs_html(view, node_id, statuses)}"]
+             f"<div><b>inputs</b></div>{_inputs_html(view, node_id, statuses, labels)}"]
     if node.get("sub_dispatch_id"):
         parts.append(f"<div>sublattice dispatch <code>{html.escape(node['sub_dispatch_id'])}</code> "
                      f"(<code>%covalent show {html.escape(node['sub_dispatch_id'])}</code>)</div>")

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from .dispatch_state import DispatchState
 from .graph_view import STATUS_COLOURS, draw_graph
+from .node_kinds import display_status
 
 __all__ = ["format_duration", "format_time", "node_table_html", "static_html", "status_badge",
            "summary_html", "summary_text"]
@@ -42,10 +43,11 @@ def format_duration(start: float | None, end: float | None) -> str:
 
 
 def status_badge(status: str) -> str:
-    """A coloured pill with the status name."""
+    """A coloured pill saying the status (``pending`` for NEW_OBJECT); ``data-status`` keeps its name."""
     colour = STATUS_COLOURS.get(status, STATUS_COLOURS["NEW_OBJECT"])
-    return (f'<span class="cnb-status" data-status="{html.escape(status)}" style="background:{colour};color:#111;border-radius:8px;padding:1px 8px;'
-            f'font-weight:600;font-size:90%">{html.escape(status)}</span>')
+    return (f'<span class="cnb-status" data-status="{html.escape(status)}" style="background:{colour};color:#111;'
+            f'border-radius:8px;padding:1px 8px;font-weight:600;font-size:90%">'
+            f'{html.escape(display_status(status))}</span>')
 
 
 def _progress_text(counts: Mapping[str, int]) -> str:
@@ -70,19 +72,23 @@ def summary_html(state: DispatchState, note: str | None = None) -> str:
 
 def summary_text(state: DispatchState) -> str:
     """The header as plain text (the ``text/plain`` of a bundle)."""
-    return (f"{state.name} {state.dispatch_id}: {state.status}, tasks {_progress_text(state.counts())}, "
+    return (f"{state.name} {state.dispatch_id}: {display_status(state.status)}, "
+            f"tasks {_progress_text(state.counts())}, "
             f"started {format_time(state.start_time)}, ended {format_time(state.end_time)}")
 
 
 def node_table_html(state: DispatchState, max_rows: int = MAX_TABLE_ROWS) -> str:
-    """A table of the non-parameter nodes: id, name, kind, status, start, end, duration."""
+    """A table of the non-parameter nodes: id, name, kind, status, start, end, duration.
+
+    Names and kinds are what :mod:`~.node_kinds` calls them (``[0]``, ``getitem``, ...).
+    """
     rows = []
     node_ids = [i for i in sorted(state.node_statuses) if state.kinds[i] != "parameter"]
     for node_id in node_ids[:max_rows]:
         start, end = state.node_times[node_id]
         status = state.node_statuses[node_id]
-        rows.append(f"<tr><td>{node_id}</td><td>{html.escape(state.names[node_id])}</td>"
-                    f"<td>{html.escape(state.kinds[node_id])}</td><td>{status_badge(status)}</td>"
+        rows.append(f"<tr><td>{node_id}</td><td>{html.escape(state.labels[node_id])}</td>"
+                    f"<td>{html.escape(state.roles[node_id])}</td><td>{status_badge(status)}</td>"
                     f"<td>{format_time(start)}</td><td>{format_time(end)}</td>"
                     f"<td>{format_duration(start, end)}</td></tr>")
     more = len(node_ids) - max_rows

@@ -30,6 +30,7 @@ from .display import mime_bundle_for
 from .graph_view import draw_graph, status_css
 from .live import EventStream, stream_for
 from .node_details import fetch_output_preview, node_details_html
+from .node_kinds import display_status
 from .static_view import node_table_html, static_html, summary_html, summary_text
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class DispatchWidget(ipywidgets.VBox):
 
     dispatch_id = traitlets.Unicode(help="The dispatch shown.")
     status = traitlets.Unicode(help="The dispatch's status, as last refreshed.")
-    counts = traitlets.Dict(help="done/failed/running/pending/cancelled/total over non-parameter nodes.")
+    counts = traitlets.Dict(help="done/failed/running/pending/cancelled/total over the user's tasks.")
     node_statuses = traitlets.Dict(help="str(node id) -> status, as last refreshed.")
     style_updates = traitlets.Int(0, help="How many times the colouring <style> block was rewritten.")
     svg_renders = traitlets.Int(0, help="How many times the graph's SVG was produced (once).")
@@ -226,7 +227,7 @@ class DispatchWidget(ipywidgets.VBox):
     def _refresh_options(self) -> None:
         state = self._dispatch_state
         options = [(_NO_NODE, _NO_NODE_VALUE)] + [
-            (f"{state.names[i]} ({i}) — {state.node_statuses[i]}", i)
+            (f"{state.labels[i]} ({i}) — {display_status(state.node_statuses[i])}", i)
             for i in sorted(state.node_statuses) if state.kinds[i] != "parameter"]
         self._options_at = self._clock()
         if list(self._selector.options) == options:

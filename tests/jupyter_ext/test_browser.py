@@ -175,6 +175,8 @@ def test_widget_in_jupyterlab_shows_every_node_completed(tmp_path: Path) -> None
     assert len(titles) >= 5, titles                    # 4 squares, the list, total (+ parameters)
     assert sum(label == "square" for label in labels) == 4, labels
     assert "total" in labels
+    assert "list" in labels and "cell result" in labels, labels   # helpers say what they are
+    assert "of 5" in header                            # the 5 electrons, not the helpers or parameters
     # the saved notebook keeps the final picture and summary for viewers without widgets
     saved = nbformat.read(tmp_path / "notebooks" / "widget.ipynb", as_version=4)
     shown = [o for o in saved.cells[2].outputs if "text/html" in o.get("data", {})]

@@ -94,6 +94,48 @@ def fan_out_view(width: int) -> dict[str, Any]:
     return b.view
 
 
+def helpers_view(status: str = "RUNNING") -> dict[str, Any]:
+    """Seven electrons and the helper nodes their lattice body made, named as the builder names them::
+
+        pair = load(); x = scale(pair[0]) + 1
+        t = total([prep(x, i) for i in range(3)]); report(t.real)
+
+    The helpers carry ``function_name`` as the server's view does; nothing has run yet.
+    """
+    b = ViewBuilder("4e1b0000-0000-4000-8000-000000000007", "with_helpers", status)
+    load = b.node("load")
+    zero = b.node(":parameter:0", "parameter")
+    item = b.node(":load.__getitem__", "generated", function_name="getitem")
+    b.edge(load, item, index=0)
+    b.edge(zero, item, index=1)
+    scale = b.node("scale")
+    b.edge(item, scale)
+    one = b.node(":parameter:1", "parameter")
+    plus = b.node("scale_+_1", "generated", function_name="add")
+    b.edge(scale, plus, index=0)
+    b.edge(one, plus, index=1)
+    preps = []
+    for i in range(3):
+        value = b.node(f":parameter:{i}", "parameter")
+        prep = b.node("prep")
+        b.edge(plus, prep, index=0)
+        b.edge(value, prep, index=1)
+        preps.append(prep)
+    gathered = b.node(":electron_list:", "collection", function_name="CollectionTemplate.fill")
+    for i, prep in enumerate(preps):
+        b.edge(prep, gathered, index=i)
+    total = b.node("total")
+    b.edge(gathered, total)
+    attr_name = b.node(":parameter:'real'", "parameter")
+    attribute = b.node(":total.__getattr__", "generated", function_name="getattr")
+    b.edge(total, attribute, index=0)
+    b.edge(attr_name, attribute, index=1)
+    report = b.node("report")
+    b.edge(attribute, report)
+    b.view["output_node"] = report
+    return b.view
+
+
 def node_event(view: dict[str, Any], node_id: int, status: str, time: float = 1.0e9 + 1) -> dict[str, Any]:
     """A ``node`` event as the dispatcher pushes it."""
     name = view["nodes"][node_id]["name"]

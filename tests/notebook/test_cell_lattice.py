@@ -14,6 +14,7 @@ import covalent_nb as ct
 from covalent_nb.errors import GraphBuildError
 from covalent_nb.notebook.cell_lattice import (LAST_KEY, CellSyntaxError, is_data,
                                                lattice_from_cell)
+from covalent_nb.notebook.node_kinds import CELL_DOC
 from covalent_nb.workflow import TransportGraph, build_manifest
 from covalent_nb.workflow.collection import CollectionTemplate
 
@@ -159,6 +160,14 @@ def test_name_source_and_executor_default() -> None:
     electron = next(n for n in manifest["nodes"] if n["kind"] == "electron")
     assert electron["executor"] is None  # takes the lattice's default
     assert lattice_from_cell(text, notebook()).lattice.executor_spec is None
+
+
+def test_the_lattice_doc_marks_a_cell_and_keeps_a_leading_string() -> None:
+    compiled = lattice_from_cell("y = add(1, 2)\n", notebook())
+    manifest, _ = build_manifest(compiled.lattice, (), compiled.kwargs)
+    assert manifest["lattice"]["doc"] == CELL_DOC             # displays call its output the cell's result
+    described = lattice_from_cell('"""Adds."""\ny = add(1, 2)\n', notebook()).lattice.__doc__
+    assert described == f"{CELL_DOC}\n\nAdds."
 
 
 @pytest.mark.parametrize("text, line, fragment", [

@@ -11,7 +11,7 @@ from covalent_nb.notebook.graph_view import (COLLAPSE_ABOVE, GRAPHVIZ_MISSING, S
                                              draw_graph, graph_dot, group_status, plan_graph,
                                              status_css)
 
-from .dispatch_views import fan_out_view, finished_small_view, small_view
+from .dispatch_views import ViewBuilder, fan_out_view, finished_small_view, helpers_view, small_view
 
 
 @pytest.fixture
@@ -57,6 +57,55 @@ def test_svg_has_node_ids_labels_and_no_prolog() -> None:
     assert picture.width_px > 50
 
 
+def test_helper_nodes_are_small_and_say_what_they_are() -> None:
+    lines = {line.split()[0]: line for line in graph_dot(plan_graph(helpers_view()), "cnb-h").splitlines()
+             if line.startswith("  n") and "->" not in line}
+    for node_id, label in [(2, "[0]"), (5, "+"), (12, "list"), (15, ".real")]:
+        line = lines[f"n{node_id}"]
+        assert f'label="{label}"' in line and 'shape="ellipse"' in line and 'fontsize="8"' in line, line
+        assert 'height="0.2"' in line
+    for node_id, label in [(0, "load"), (3, "scale"), (13, "total")]:
+        line = lines[f"n{node_id}"]
+        assert f'label="{label}"' in line and 'shape="box"' in line and 'fontsize="12"' in line, line
+    assert "__getitem__" not in "".join(lines.values()).replace("tooltip", "")
+    assert 'tooltip="[0] (getitem; node 2)"' in lines["n2"]
+
+
+@needs_dot
+def test_helper_nodes_in_the_svg_are_smaller_than_tasks() -> None:
+    groups = node_groups(draw_graph(helpers_view(), "cnb-hs").svg)
+    for node_id, label in [(2, "[0]"), (5, "+"), (12, "list"), (15, ".real")]:
+        group = groups[f"cnb-hs-node-{node_id}"]
+        assert f">{label}</text>" in group and 'font-size="8.00"' in group and "<ellipse" in group, group
+        height = 2 * float(re.search(r'ry="([\d.]+)"', group).group(1))
+        assert height < 20                                  # points
+    load = groups["cnb-hs-node-0"]
+    assert ">load</text>" in load and 'font-size="12.00"' in load
+    ys = [float(y) for y in re.findall(r"[ C](?:[\d.]+),(-[\d.]+)", load)]
+    assert max(ys) - min(ys) >= 30                          # a task's box is 0.5 inch (36 points) high
+
+
+def test_collapsed_helpers_keep_their_labels() -> None:
+    b = ViewBuilder("c0000000-0000-4000-8000-000000000001", "pairs")
+    for i in range(70):
+        value = b.node(f":parameter:{i}", "parameter")
+        pair = b.node("load")
+        b.edge(value, pair)
+        key = b.node(f":parameter:{i % 2}", "parameter")
+        item = b.node(":load.__getitem__", "generated", function_name="getitem")
+        b.edge(pair, item, index=0)
+        b.edge(key, item, index=1)
+        one = b.node(":parameter:1", "parameter")
+        plus = b.node(":load.__getitem___+_1", "generated", function_name="add")
+        b.edge(item, plus, index=0)
+        b.edge(one, plus, index=1)
+    plan = plan_graph(b.view)
+    assert plan.collapsed
+    labels = sorted(re.findall(r'label="([^"]*)"', graph_dot(plan, "cnb-c")))
+    # keys 0 and 1 differ: that group says "[…]"; the added 1s are alike: "1 ×70"
+    assert labels == sorted(["load ×70", "[…] ×70", "+ ×70", "values ×70", "values ×70", "1 ×70"])
+
+
 @needs_dot
 def test_two_pictures_share_no_ids() -> None:
     first = draw_graph(small_view(), "cnb-5e1f0c2a-aaaaaa").svg
@@ -87,7 +136,7 @@ def test_a_300_task_fan_out_collapses_to_a_handful_of_nodes() -> None:
     assert len(groups) == 5
     square_key = plan.box_of[2]
     assert "square ×300" in groups[f"cnb-fan-node-{square_key}"]
-    assert "values ×300" in svg
+    assert "values ×300" in svg and ">list</text>" in svg
     assert svg.count('class="edge"') == 4
 
 

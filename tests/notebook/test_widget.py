@@ -15,7 +15,8 @@ from covalent_nb.notebook.graph_view import GRAPHVIZ_MISSING, STATUS_COLOURS
 from covalent_nb.notebook.live import EventStream
 from covalent_nb.notebook.widget import DispatchWidget, RefreshThrottle
 
-from .dispatch_views import dispatch_event, fan_out_view, finished_small_view, node_event, small_view
+from .dispatch_views import (dispatch_event, fan_out_view, finished_small_view, helpers_view, node_event,
+                             small_view)
 
 
 class FakeClock:
@@ -32,20 +33,60 @@ def test_traits_follow_events() -> None:
     view = small_view()
     widget = DispatchWidget(view, live=False, clock=FakeClock())
     assert widget.status == "RUNNING"
-    assert widget.counts == {"done": 0, "failed": 0, "running": 0, "pending": 5, "cancelled": 0, "total": 5}
+    # the four electrons; the list gathering boom's and square's outputs is a helper, not a task
+    assert widget.counts == {"done": 0, "failed": 0, "running": 0, "pending": 4, "cancelled": 0, "total": 4}
     for node_id, status in [(2, "RUNNING"), (2, "COMPLETED"), (4, "RUNNING"), (4, "COMPLETED"),
                             (5, "RUNNING"), (6, "RUNNING"), (5, "FAILED")]:
         widget.on_event(node_event(view, node_id, status))
     widget.on_event(node_event({"id": "another-dispatch", "nodes": view["nodes"]}, 6, "COMPLETED"))
     widget.flush()
-    assert widget.counts == {"done": 2, "failed": 1, "running": 1, "pending": 1, "cancelled": 0, "total": 5}
+    assert widget.counts == {"done": 2, "failed": 1, "running": 1, "pending": 0, "cancelled": 0, "total": 4}
     assert widget.node_statuses["5"] == "FAILED" and widget.node_statuses["6"] == "RUNNING"
     assert widget.node_statuses["0"] == "COMPLETED"      # a parameter
     assert widget.status == "RUNNING"
-    assert "done 2 / failed 1 / running 1 / pending 1 of 5" in widget._header.value
+    assert "done 2 / failed 1 / running 1 / pending 0 of 4" in widget._header.value
     widget.on_event(dispatch_event(view, "FAILED"))      # terminal: shown at once, no flush needed
     assert widget.status == "FAILED"
     assert "FAILED" in widget._header.value
+
+
+def test_progress_counts_the_seven_electrons_not_the_helpers() -> None:
+    view = helpers_view()
+    widget = DispatchWidget(view, live=False, clock=FakeClock())
+    assert len(view["nodes"]) == 17                       # 7 electrons, 4 helpers, 6 parameters
+    assert widget.counts["total"] == 7 and widget.counts["pending"] == 7
+    assert "pending 7 of 7" in widget._header.value
+    for node in view["nodes"]:
+        if node["kind"] != "parameter":
+            widget.on_event(node_event(view, node["node_id"], "COMPLETED"))
+    widget.flush()
+    assert widget.counts == {"done": 7, "failed": 0, "running": 0, "pending": 0, "cancelled": 0, "total": 7}
+    assert "done 7 / failed 0 / running 0 / pending 0 of 7" in widget._header.value
+    assert "of 11" not in widget._header.value and "of 17" not in widget._header.value
+    # the helpers are still drawn and coloured live, like the tasks
+    item = next(n["node_id"] for n in view["nodes"] if n["name"] == ":load.__getitem__")
+    rule = next(line for line in widget._style_block.value.splitlines() if STATUS_COLOURS["COMPLETED"] in line)
+    assert f"#{widget._dom_prefix}-node-{item} " in rule
+
+
+def test_the_selector_and_details_name_helpers_and_say_pending() -> None:
+    view = helpers_view()
+    widget = DispatchWidget(view, live=False, clock=FakeClock())
+    labels = [label for label, _value in widget._selector.options[1:]]
+    assert "load (0) — pending" in labels and "[0] (2) — pending" in labels
+    assert "+ (5) — pending" in labels and "list (12) — pending" in labels and ".real (15) — pending" in labels
+    assert not any("NEW_OBJECT" in label or ":electron_list:" in label for label in labels)
+    widget.selected_node = 3                              # scale, fed by load's output's item [0]
+    details = widget._details.value
+    assert "<b>scale</b> (node 3, electron)" in details
+    assert "output of [0] (2)" in details
+    assert ">pending</span>" in details and 'data-status="NEW_OBJECT"' in details and ">NEW_OBJECT<" not in details
+    widget.selected_node = 15
+    assert "<b>.real</b> (node 15, attribute)" in widget._details.value
+    assert widget.node_statuses["0"] == "NEW_OBJECT"      # the data keeps Covalent's status
+    widget.on_event(node_event(view, 3, "RUNNING"))
+    widget.flush()
+    assert ("scale (3) — RUNNING", 3) in widget._selector.options
 
 
 def test_style_updates_never_rerender_the_svg() -> None:
@@ -84,7 +125,7 @@ def test_throttle_bounds_refreshes_with_many_events() -> None:
     assert elapsed / 0.1 - 1 <= refreshes <= elapsed / 0.1 + 1   # about one per interval, never more
     assert widget.style_updates <= refreshes + 1
     widget.flush()
-    assert widget.counts["done"] == 500 and widget.counts["pending"] == 3
+    assert widget.counts["done"] == 500 and widget.counts["pending"] == 2      # make_data, total
     assert widget.svg_renders == 1
 
 
@@ -123,7 +164,7 @@ def test_throttle_runs_at_once_after_a_quiet_interval() -> None:
 def test_selection_shows_details_and_survives_option_refreshes() -> None:
     view = small_view()
     widget = DispatchWidget(view, live=False, clock=FakeClock())
-    assert widget._selector.options[1] == ("add (2) — NEW_OBJECT", 2)
+    assert widget._selector.options[1] == ("add (2) — pending", 2)
     assert widget._selector.index == 0 and widget.selected_node is None
     assert len(widget._selector.options) == 6             # "choose" + five non-parameter nodes
     widget._selector.value = 4
@@ -265,7 +306,7 @@ def test_selecting_a_parameter_shows_it_without_listing_it() -> None:
     assert widget._selector.label.startswith("— choose a node")     # shown, not an empty box
     widget.selected_node = 3
     assert widget._selector.label.startswith("— choose a node")
-    assert "<b>:parameter:2</b> (node 3, parameter)" in widget._details.value
+    assert "<b>2</b> (node 3, parameter)" in widget._details.value
     assert repr(widget) == f"<DispatchWidget small {widget.dispatch_id} RUNNING>"
 
 
