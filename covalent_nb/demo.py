@@ -14,6 +14,7 @@ import time
 from typing import Any, TextIO
 
 import covalent_nb as ct
+from covalent_nb.notebook.node_kinds import display_status
 
 __all__ = ["describe", "format_node_table", "run", "square", "sum_of_squares", "total"]
 
@@ -72,7 +73,7 @@ def format_node_table(nodes: list[dict[str, Any]]) -> str:
         took = f"{seconds * 1000:7.1f}ms" if seconds is not None else f"{'-':>9}"
         lines.append(
             f"{node.get('node_id', '?'):>4}  {_cell(node.get('node_name', ''), 22):<22} "
-            f"{str(node.get('status', '')):<10} {took:>9}  {_cell(node.get('output'), 40)}"
+            f"{display_status(node.get('status', '')):<10} {took:>9}  {_cell(node.get('output'), 40)}"
         )
     if len(tasks) < len(nodes):
         lines.append(f"({len(nodes) - len(tasks)} parameter nodes holding the inputs are not shown)")

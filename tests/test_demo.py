@@ -30,6 +30,12 @@ def test_node_table_lists_tasks_and_counts_parameters() -> None:
     assert lines[3] == "(1 parameter nodes holding the inputs are not shown)"
 
 
+def test_node_table_says_pending_for_a_task_that_has_not_started() -> None:
+    nodes = [{"node_id": 3, "node_name": "describe", "status": "NEW_OBJECT", "output": None,
+              "start_time": None, "end_time": None}]
+    assert format_node_table(nodes).splitlines()[1].split()[:4] == ["3", "describe", "pending", "-"]
+
+
 def test_demo_command_runs_the_workflow_and_stops_its_server(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

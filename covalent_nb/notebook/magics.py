@@ -19,6 +19,7 @@ from covalent_nb.errors import (CovalentNBError, DispatcherError, DispatchNotFou
                                 GraphBuildError, SerializationError)
 from covalent_nb.notebook.cell_lattice import LAST_KEY, CellError, CellLattice, lattice_from_cell
 from covalent_nb.notebook.handle import DispatchHandle, wait_for_result
+from covalent_nb.notebook.node_kinds import display_status
 from covalent_nb.result import Result
 from covalent_nb.workflow.builder import CallSignatureError
 
@@ -135,8 +136,8 @@ class CovalentMagics(Magics):
         if not dispatches:
             print("No dispatches yet.")
             return
-        rows = [(d["id"], d["name"], d["status"], _progress(d), _local_time(d["start_time"] or d["created"]))
-                for d in dispatches]
+        rows = [(d["id"], d["name"], display_status(d["status"]), _progress(d),
+                 _local_time(d["start_time"] or d["created"])) for d in dispatches]
         print(_table(("ID", "NAME", "STATUS", "PROGRESS", "STARTED"), rows))
 
     def _show(self, args: Any) -> Any:
