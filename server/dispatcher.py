@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from covalent_nb import _frames
 from covalent_nb._serialize import blob_key
@@ -27,7 +27,7 @@ from covalent_nb.executor.time_limit import time_limit_failure
 
 from .cluster import DaskClusters
 from .events import EventHub
-from .manifest_check import ManifestError, check_manifest, topological_order
+from .manifest_check import ExecutorSettingsError, ManifestError, check_manifest, topological_order
 from .run_state import DispatchRun, NodeRun
 from .settings import ServerSettings
 from .state_writer import StateWriter
@@ -35,7 +35,7 @@ from .store import ResultStore
 from .task_frames import TaskFrameBuilder
 from . import executors as server_executors
 
-__all__ = ["Dispatcher", "DispatchNotFound", "ManifestError"]
+__all__ = ["Created", "Dispatcher", "DispatchNotFound", "ManifestError"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,18 @@ EXECUTOR_GRACE_SECONDS = 30.0
 
 class DispatchNotFound(KeyError):
     """No dispatch with that id belongs to the caller."""
+
+
+class Created(NamedTuple):
+    """A dispatch just stored: its id, and what its client should be warned of at once.
+
+    Each warning is ``{"kind": "unknown_executor", "executor": name, "tasks":
+    [{"name", "node_id"}], "message": text}``: tasks naming an executor this
+    server does not offer, which fail when they would start.
+    """
+
+    dispatch_id: str
+    warnings: list[dict[str, Any]]
 
 
 class Dispatcher:
@@ -76,18 +88,14 @@ class Dispatcher:
 
     # ---- creating ------------------------------------------------------------
 
-    def create(self, owner: str, manifest: Any, parent: tuple[str, int] | None = None) -> str:
-        """Check and durably store a dispatch, start it, return its id.
+    def create(self, owner: str, manifest: Any, parent: tuple[str, int] | None = None) -> Created:
+        """Check and durably store a dispatch, start it; return its id and warnings.
 
-        Raises ManifestError (nothing stored) when the manifest is malformed.
+        Raises ManifestError (nothing stored) when the manifest is malformed, or
+        names an executor this server offers with settings it cannot take.
         """
-        checked = check_manifest(manifest, self.store.blobs.has, self.executors.is_known)
-        lattice_executor = manifest["lattice"].get("executor")
-        try:  # settings missing or of the wrong type: refused now, not when the task starts
-            for node in manifest["nodes"]:
-                self.executors.resolve(node.get("executor") or lattice_executor)
-        except ExecutorError as exc:
-            raise ManifestError(str(exc)) from None
+        checked = check_manifest(manifest, self.store.blobs.has)
+        warnings = self._check_executors(manifest)
         redispatch_of = manifest.get("redispatch_of")
         if redispatch_of is not None:
             previous = self.store.get_dispatch(str(redispatch_of))
@@ -115,7 +123,42 @@ class Dispatcher:
         if redispatch_of is not None and manifest.get("reuse_previous_results"):
             reuse = self.store.completed_by_fingerprint(str(redispatch_of))
         self._spawn(self._start(run, reuse))
-        return dispatch_id
+        return Created(dispatch_id, warnings)
+
+    def _check_executors(self, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+        """Resolve every task's executor now; warnings for the names this server does not offer.
+
+        Settings missing or of the wrong type for an executor the server offers
+        refuse the dispatch (ExecutorSettingsError naming the task). A name it
+        does not offer is accepted: those tasks fail when they would start.
+        """
+        lattice_executor = manifest["lattice"].get("executor")
+        specs = [(node, node.get("executor") or lattice_executor) for node in manifest["nodes"]]
+        unknown = self.executors.unknown_names(spec["name"] for _, spec in specs if spec)
+        named_by: dict[str, list[tuple[str, int]]] = {}
+        for node, spec in specs:
+            if spec and spec["name"] in unknown:
+                if node["kind"] != "parameter":  # a parameter never runs on its executor
+                    named_by.setdefault(spec["name"], []).append((node["name"], node["id"]))
+                continue
+            try:
+                self.executors.resolve(spec)
+            except (ExecutorError, TypeError, ValueError) as exc:  # a plugin's own checks may raise these
+                fix = "the electron's executor" if node.get("executor") else "the lattice's executor"
+                if spec["name"] != server_executors.DEFAULT_EXECUTOR:
+                    fix += f" or the [executors.{spec['name']}] section of the server's config"
+                raise ExecutorSettingsError(
+                    f"task {node['name']!r} (node {node['id']}): {exc}; fix {fix}") from None
+        warnings = []
+        for name, tasks in named_by.items():
+            message = self.executors.unknown_message(name, tasks)
+            message += " " if message.endswith("?") else ". "
+            message += ("The dispatch runs; that task fails when it would start." if len(tasks) == 1 else
+                        "The dispatch runs; those tasks fail when they would start.")
+            warnings.append({"kind": "unknown_executor", "executor": name,
+                             "tasks": [{"name": task, "node_id": nid} for task, nid in tasks],
+                             "message": message})
+        return warnings
 
     async def _start(self, run: DispatchRun, reuse: dict[str, dict[str, Any]] | None = None) -> None:
         now = time.time()
@@ -179,6 +222,13 @@ class Dispatcher:
         self._submit(run, node)
 
     def _submit(self, run: DispatchRun, node: NodeRun) -> None:
+        if not self.executors.offers(node.executor["name"]):
+            now = time.time()
+            node.submitted = True
+            self._fail(run, node, {"start_time": now, "end_time": now,
+                                   "error": self.executors.unknown_message(node.executor["name"],
+                                                                           [(node.name, node.id)])})
+            return
         node.submitted = True
         node.attempts += 1
         if node.waiting == 0 and node.status == Status.NEW_OBJECT:
@@ -342,7 +392,7 @@ class Dispatcher:
     # ---- sublattices -----------------------------------------------------------
 
     def _start_sublattice(self, run: DispatchRun, node: NodeRun, manifest: dict[str, Any]) -> None:
-        child_id = self.create(run.owner, manifest, parent=(run.id, node.id))
+        child_id = self.create(run.owner, manifest, parent=(run.id, node.id)).dispatch_id
         node.sub_dispatch_id = child_id
         node.submitted = True
         self.writer.begin()

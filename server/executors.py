@@ -5,7 +5,9 @@ An executor reaches the server as ``{"name": short_name, "attrs": {...}}``
 time: a setting the spec leaves out comes from the server's own config section
 ``[executors.<name>]``, else the executor's default; the result is checked by
 building the executor, so a dispatch naming a misconfigured executor is
-refused before it runs. A client that sends a fully specified executor leaves
+refused before it runs. A name the server offers no executor for is left as
+it came: the dispatcher fails that task when it would start, with
+:meth:`ExecutorResolver.unknown_message`. A client that sends a fully specified executor leaves
 nothing to fill: the server's config cannot change it. ``dask`` is driven by
 the dispatcher itself (see dispatcher.py); the server's config does not fill
 it (``[dask] scheduler_address`` picks the default cluster instead).
@@ -20,7 +22,10 @@ import asyncio
 import copy
 import inspect
 import json
+from collections.abc import Iterable
 from typing import Any
+
+from covalent_nb._suggest import choices_hint
 
 from .settings import ServerSettings
 
@@ -40,19 +45,59 @@ class ExecutorResolver:
         self.settings = settings
         self._instances: dict[str, Any] = {}
         self._resolved: dict[str, dict[str, Any]] = {}
+        self._installed: set[str] | None = None
+
+    def _installed_names(self, refresh: bool = False) -> set[str]:
+        if self._installed is None or refresh:
+            from covalent_nb.executor.registry import known_executors
+
+            installed = set(known_executors(refresh=refresh)) | {DEFAULT_EXECUTOR}
+            if installed != self._installed:
+                self._resolved.clear()  # a spec kept as given may name an executor installed now
+            self._installed = installed
+        return self._installed
+
+    def unknown_names(self, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` this server offers no executor for.
+
+        A name missing from what the server last saw installed makes one fresh
+        scan of the installed packages, so a plugin installed while the server
+        runs is found by the next dispatch that names it.
+        """
+        missing = set(names) - self._installed_names()
+        if missing:
+            missing -= self._installed_names(refresh=True)
+        return missing
 
     def is_known(self, name: str) -> bool:
-        """True when this server can build an executor called ``name``."""
-        if name == DEFAULT_EXECUTOR:
-            return True
-        from covalent_nb.errors import ExecutorError
-        from covalent_nb.executor import executor_class
+        """True when this server offers an executor called ``name`` (installed, or the default)."""
+        return not self.unknown_names([name])
 
-        try:
-            executor_class(name)
-        except ExecutorError:
-            return False
-        return True
+    def offers(self, name: str) -> bool:
+        """Like :meth:`is_known`, from what the server last saw installed (no new scan)."""
+        return name in self._installed_names()
+
+    def offered(self) -> list[str]:
+        """The short names of the executors this server offers: the default first, then by name."""
+        return [DEFAULT_EXECUTOR] + sorted(self._installed_names() - {DEFAULT_EXECUTOR})
+
+    def unknown_message(self, name: str, tasks: list[tuple[str, int]]) -> str:
+        """What to say about executor ``name``, which this server does not offer, named by ``tasks``.
+
+        ``tasks`` are ``(task name, node id)``; the message names the tasks, what
+        the server offers and a close name when there is one, e.g. ``unknown
+        executor 'dask_typo' on task 'square' (node 1); this server offers:
+        dask, local; did you mean 'dask'?``
+        """
+        shown = ", ".join(f"{task!r} (node {node_id})" for task, node_id in tasks[:5])
+        if len(tasks) > 5:
+            shown += f" and {len(tasks) - 5} more"
+        message = (f"unknown executor {name!r} on task{'s' if len(tasks) > 1 else ''} {shown}; "
+                   + choices_hint(name, self.offered(), "this server offers"))
+        if name in self.settings.executors:
+            message += (f" (the server's config has an [executors.{name}] section, but no executor {name!r} "
+                        "is installed where the server runs: install its package there)")
+        return message
 
     def resolve(self, spec: dict[str, Any] | None) -> dict[str, Any]:
         """The complete spec a task runs with (the server's default when none is given).
@@ -60,13 +105,18 @@ class ExecutorResolver:
         Settings missing from ``spec`` come from the server's ``[executors.<name>]``
         config section, then the executor's defaults. Raises ExecutorError naming
         the executor and the setting when the result is not a valid executor.
+        A spec naming an executor this server does not offer (see :meth:`is_known`)
+        comes back as it was given: nothing can be checked or filled.
         """
         if not spec:
             return copy.deepcopy(DEFAULT_SPEC)
         key = json.dumps(spec, sort_keys=True, default=repr)
         resolved = self._resolved.get(key)
         if resolved is None:
-            resolved = self._complete(spec)
+            if isinstance(spec, dict) and isinstance(spec.get("name"), str) and not self.is_known(spec["name"]):
+                resolved = {"name": spec["name"], "attrs": copy.deepcopy(spec.get("attrs") or {})}
+            else:
+                resolved = self._complete(spec)
             self._resolved[key] = resolved
         return copy.deepcopy(resolved)
 

@@ -251,12 +251,12 @@ class DispatchesHandler(StreamedBodyHandler):
         self.request.body = b"".join(self._chunks)
         manifest = self.json_body()
         try:
-            dispatch_id = self.service.dispatcher.create(self.owner, manifest)
+            created = self.service.dispatcher.create(self.owner, manifest)
         except ManifestError as exc:
-            self.fail(400, f"malformed dispatch: {exc}")
+            self.fail(400, f"{exc.lead}: {exc}")
         except DispatchNotFound as exc:
             self.fail(404, str(exc.args[0]))
-        self.write_json({"dispatch_id": dispatch_id}, status=201)
+        self.write_json({"dispatch_id": created.dispatch_id, "warnings": created.warnings}, status=201)
 
     def get(self) -> None:
         limit = int(self.get_query_argument("limit", "100"))

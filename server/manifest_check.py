@@ -3,6 +3,11 @@
 The manifest is JSON from a client (format in docs/internals.md). Every
 problem is reported as a :class:`ManifestError` that names it, so the client
 gets an HTTP 400 and the store is left untouched.
+
+Executors are checked for their shape only (a sane short name, JSON
+settings of bounded size): whether this server offers an executor of that
+name is the dispatcher's question. A name it does not offer is no malformed
+request: the dispatch is accepted and that task fails when it would start.
 """
 
 from __future__ import annotations
@@ -10,18 +15,34 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import json
+import re
 from typing import Any, Callable
 
 from covalent_nb._serialize import blob_key
 
-__all__ = ["ManifestError", "CheckedManifest", "check_manifest", "topological_order", "NODE_KINDS"]
+__all__ = ["ManifestError", "ExecutorSettingsError", "CheckedManifest", "check_manifest", "topological_order",
+           "NODE_KINDS", "EXECUTOR_NAME", "MAX_EXECUTOR_ATTRS_BYTES"]
 
 NODE_KINDS = frozenset({"parameter", "electron", "collection", "generated", "sublattice"})
 _PARAM_KINDS = frozenset({"arg", "kwarg", "wait"})
+EXECUTOR_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,99}")
+"""What an executor's short name may look like (an entry point name)."""
+MAX_EXECUTOR_ATTRS_BYTES = 64 * 1024
+"""An executor's settings, as JSON, are at most this long."""
 
 
 class ManifestError(ValueError):
     """The manifest is malformed; the message says where."""
+
+    lead = "malformed dispatch"
+    """How the API's 400 answer introduces the message."""
+
+
+class ExecutorSettingsError(ManifestError):
+    """A task names an executor this server offers, with settings it cannot take; the message says which."""
+
+    lead = "dispatch refused"
 
 
 @dataclasses.dataclass
@@ -53,13 +74,25 @@ def _decode_blobs(raw: Any) -> dict[str, bytes]:
     return out
 
 
-def _check_executor(spec: Any, where: str, known: Callable[[str], bool]) -> None:
+def _check_executor(spec: Any, where: str) -> None:
+    """The shape of an executor spec; not whether the server offers it (see the module's docstring)."""
     if spec is None:
         return
     _require(isinstance(spec, dict) and isinstance(spec.get("name"), str)
              and isinstance(spec.get("attrs", {}), dict),
              f"{where}: executor must be {{'name': str, 'attrs': {{...}}}}")
-    _require(known(spec["name"]), f"{where}: unknown executor {spec['name']!r}")
+    name = spec["name"]
+    _require(EXECUTOR_NAME.fullmatch(name) is not None,
+             f"{where}: executor name {name[:120]!r} is not a short name (a letter, then up to 99 "
+             "letters, digits, '_', '.' or '-')")
+    try:
+        size = len(json.dumps(spec.get("attrs", {}), allow_nan=False))
+    except ValueError:
+        raise ManifestError(f"{where}: the settings of executor {name!r} must be JSON without NaN or "
+                            "infinities") from None
+    _require(size <= MAX_EXECUTOR_ATTRS_BYTES,
+             f"{where}: the settings of executor {name!r} take {size} bytes as JSON; at most "
+             f"{MAX_EXECUTOR_ATTRS_BYTES}")
 
 
 def topological_order(node_ids: list[int], edges: list[dict[str, Any]]) -> list[int]:
@@ -101,8 +134,7 @@ def _check_edges(edges: Any, ids: set[int]) -> None:
                  f"node {node}: positional arguments must be numbered 0..n-1")
 
 
-def check_manifest(manifest: Any, has_blob: Callable[[str], bool],
-                   known_executor: Callable[[str], bool]) -> CheckedManifest:
+def check_manifest(manifest: Any, has_blob: Callable[[str], bool]) -> CheckedManifest:
     """Check ``manifest`` completely; raise ManifestError naming the first problem."""
     _require(isinstance(manifest, dict), "the manifest must be a JSON object")
     _require(manifest.get("format") == 1, "unsupported manifest format (expected 1)")
@@ -118,7 +150,7 @@ def check_manifest(manifest: Any, has_blob: Callable[[str], bool],
     lattice = manifest.get("lattice")
     _require(isinstance(lattice, dict), "'lattice' must be an object")
     need_blob(lattice.get("blob"), "lattice")
-    _check_executor(lattice.get("executor"), "lattice", known_executor)
+    _check_executor(lattice.get("executor"), "lattice")
     inputs = manifest.get("inputs")
     _require(isinstance(inputs, dict), "'inputs' must be an object")
     in_args, in_kwargs = inputs.get("args"), inputs.get("kwargs")
@@ -146,7 +178,7 @@ def check_manifest(manifest: Any, has_blob: Callable[[str], bool],
             need_blob(node.get("function"), f"node {nid}")
         if node.get("hooks") is not None:
             need_blob(node["hooks"], f"node {nid} hooks")
-        _check_executor(node.get("executor"), f"node {nid} ({node['name']})", known_executor)
+        _check_executor(node.get("executor"), f"node {nid} ({node['name']})")
         options = node.get("options") or {}
         _require(isinstance(options, dict), f"node {nid}: 'options' must be an object")
     edges = manifest.get("edges", [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import warnings
 from typing import Any, Callable
 
 from covalent_nb._status import TERMINAL, Status
@@ -18,6 +19,7 @@ _WAIT_SLICE = 55.0
 
 
 def _submit(conn: DispatcherConnection, manifest: dict[str, Any], blobs: dict[str, bytes]) -> str:
+    """Send the workflow; warn at once of what the dispatcher warned of (e.g. an unknown executor)."""
     inline = {}
     for key, data in blobs.items():
         if len(data) <= INLINE_LIMIT:
@@ -25,7 +27,13 @@ def _submit(conn: DispatcherConnection, manifest: dict[str, Any], blobs: dict[st
         else:
             conn.put_blob(key, data)
     manifest["blobs"] = inline
-    return conn.post_json("dispatches", manifest)["dispatch_id"]
+    answer = conn.post_json("dispatches", manifest)
+    for warning in answer.get("warnings") or []:
+        message = warning.get("message") if isinstance(warning, dict) else warning
+        if isinstance(message, str) and message:
+            # stacklevel 3: the line that called dispatch(...)(...) (1 is _submit, 2 is submit)
+            warnings.warn(f"dispatch {answer['dispatch_id']}: {message}", UserWarning, stacklevel=3)
+    return answer["dispatch_id"]
 
 
 def _build(lattice: Any, args: tuple, kwargs: dict, replace_electrons: dict | None = None) -> tuple[dict, dict]:
@@ -41,7 +49,12 @@ def _build(lattice: Any, args: tuple, kwargs: dict, replace_electrons: dict | No
 
 def dispatch(lattice: Any, dispatcher_addr: str | None = None) -> Callable[..., str]:
     """``dispatch(lattice)(*args, **kwargs)`` stores the workflow on the dispatcher and
-    returns its dispatch id once it is durable."""
+    returns its dispatch id once it is durable.
+
+    A task naming an executor the dispatcher does not offer is a ``UserWarning``
+    at once (naming the executor, the task and the close names); the dispatch
+    runs, that task fails when it would start, and the dispatch ends FAILED.
+    """
     def submit(*args: Any, **kwargs: Any) -> str:
         manifest, blobs = _build(lattice, args, kwargs)
         return _submit(connection(dispatcher_addr), manifest, blobs)

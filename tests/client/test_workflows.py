@@ -509,8 +509,11 @@ def test_unknown_executor_is_named(server):
     def flow():
         return task()
 
-    with pytest.raises(ct.DispatcherError, match="no-such-executor"):
-        ct.dispatch(flow)()
+    with pytest.warns(UserWarning, match="unknown executor 'no-such-executor' on task 'task'"):
+        dispatch_id = ct.dispatch(flow)()
+    result = ct.get_result(dispatch_id, wait=True)
+    assert result.status == "FAILED"
+    assert "unknown executor 'no-such-executor'" in result.get_node_result(0)["error"]
 
 
 def test_large_input_and_output(server):

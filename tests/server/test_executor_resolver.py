@@ -24,19 +24,29 @@ class VaultExecutor(BaseExecutor):
 '''
 
 
-@pytest.fixture
-def vault_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An executor plugin 'vault' with a required setting, found through its entry point."""
+def install_vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Install the plugin 'vault' under ``tmp_path`` (on ``sys.path`` until the test ends)."""
     (tmp_path / "cnb_vault_plugin.py").write_text(PLUGIN)
     dist_info = tmp_path / "cnb_vault_plugin-0.1.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: cnb-vault-plugin\nVersion: 0.1\n")
     (dist_info / "entry_points.txt").write_text("[covalent_nb.executors]\nvault = cnb_vault_plugin:VaultExecutor\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("COVALENT_NB_CONFIG_DIR", str(tmp_path / "config"))  # no client config here
+
+
+@pytest.fixture
+def forget_plugins() -> Iterator[None]:
+    """The registry forgets the plugins it found in the test."""
     yield
     registry._entry_points.cache_clear()
     registry.executor_class.cache_clear()
+
+
+@pytest.fixture
+def vault_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forget_plugins: None) -> None:
+    """An executor plugin 'vault' with a required setting, found through its entry point."""
+    install_vault(tmp_path, monkeypatch)
+    monkeypatch.setenv("COVALENT_NB_CONFIG_DIR", str(tmp_path / "config"))  # no client config here
 
 
 def resolver(tmp_path: Path, **executors: dict) -> ExecutorResolver:
@@ -70,8 +80,46 @@ def test_wrong_types_and_unknown_settings_are_refused(tmp_path, vault_installed)
         resolver(tmp_path, vault={"bucket": "b", "vcpus": "2"}).resolve({"name": "vault", "attrs": {}})
     with pytest.raises(ExecutorError, match="no setting 'gpus'"):
         resolver(tmp_path, vault={"bucket": "b"}).resolve({"name": "vault", "attrs": {"gpus": 1}})
-    with pytest.raises(ExecutorError, match="unknown executor 'nope'"):
-        resolver(tmp_path).resolve({"name": "nope", "attrs": {}})
+
+
+def test_a_name_the_server_does_not_offer_is_kept_as_given(tmp_path):
+    spec = {"name": "nope", "attrs": {"anything": [1, 2]}}
+    kept = resolver(tmp_path, nope={"anything": "from config"}).resolve(spec)
+    assert kept == spec and kept is not spec
+    kept["attrs"]["anything"].append(3)
+    assert spec["attrs"]["anything"] == [1, 2]
+
+
+def test_unknown_names_and_what_is_offered(tmp_path):
+    resolve = resolver(tmp_path)
+    assert resolve.unknown_names(["dask", "local", "dask_typo", "lokal"]) == {"dask_typo", "lokal"}
+    assert resolve.is_known("dask") and resolve.is_known("local") and not resolve.is_known("Dask")
+    offered = resolve.offered()
+    assert offered[0] == "dask" and offered[1:] == sorted(offered[1:]) and "local" in offered
+
+
+def test_the_unknown_message_names_the_tasks_the_offer_and_a_close_name(tmp_path):
+    resolve = resolver(tmp_path, vaultt={"region": "r"})
+    offer = ", ".join(resolve.offered())
+    assert resolve.unknown_message("dask_typo", [("square", 1)]) == (
+        f"unknown executor 'dask_typo' on task 'square' (node 1); this server offers: {offer}; did you mean 'dask'?")
+    assert resolve.unknown_message("quantum", [("a", 1), ("b", 2)]) == (
+        f"unknown executor 'quantum' on tasks 'a' (node 1), 'b' (node 2); this server offers: {offer}")
+    many = resolve.unknown_message("quantum", [(f"t{i}", i) for i in range(8)])
+    assert "'t4' (node 4) and 3 more;" in many and "'t5'" not in many
+    assert "has an [executors.vaultt] section, but no executor 'vaultt' is installed" in resolve.unknown_message(
+        "vaultt", [("a", 1)])
+
+
+def test_a_plugin_installed_while_the_server_runs_is_found(tmp_path, monkeypatch, forget_plugins):
+    resolve = resolver(tmp_path)
+    assert resolve.resolve({"name": "vault", "attrs": {"bucket": "b"}}) == {"name": "vault", "attrs": {"bucket": "b"}}
+    assert not resolve.offers("vault")
+    install_vault(tmp_path, monkeypatch)
+    monkeypatch.setenv("COVALENT_NB_CONFIG_DIR", str(tmp_path / "config"))
+    assert resolve.unknown_names(["vault", "dask"]) == set() and resolve.offers("vault")
+    assert resolve.resolve({"name": "vault", "attrs": {"bucket": "b"}}) == {
+        "name": "vault", "attrs": {"bucket": "b", "vcpus": 1, "api_key": None}}
 
 
 def test_default_and_dask_specs(tmp_path):

@@ -155,7 +155,27 @@ def test_a_misconfigured_executor_is_refused_at_dispatch_time(client):
     with pytest.raises(ct.DispatcherError) as info:
         ct.dispatch(flow, dispatcher_addr=client.addr)()
     assert info.value.status == 400
-    assert "'local'" in str(info.value) and "'workdir'" in str(info.value)
+    assert str(info.value).endswith(
+        "answered 400: dispatch refused: task 'task' (node 0): executor 'local': setting 'workdir' must be str "
+        "or None, not int (5); fix the electron's executor or the [executors.local] section of the server's config")
+
+
+def test_a_configured_executor_that_is_not_installed_fails_its_task_saying_so(client):
+    @ct.electron(executor="vault")
+    def task() -> int:
+        return 1
+
+    @ct.lattice
+    def flow() -> int:
+        return task()
+
+    with pytest.warns(UserWarning, match=r"unknown executor 'vault' on task 'task' \(node 0\); this server offers: "
+                                         r"dask, .*local.* \(the server's config has an \[executors.vault\] "
+                                         r"section, but no executor 'vault' is installed where the server runs"):
+        dispatch_id = ct.dispatch(flow, dispatcher_addr=client.addr)()
+    result = ct.get_result(dispatch_id, wait=True, dispatcher_addr=client.addr)
+    assert result.status == ct.status.FAILED
+    assert "[executors.vault] section" in result.get_node_result(0)["error"]
 
 
 def test_cli_lists_the_executors(configured):
