@@ -28,11 +28,12 @@ def close_names(name: str, choices: Iterable[str], limit: int = 3) -> list[str]:
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """``"did you mean 'dask'?"`` (or ``"... 'a' or 'b'?"``), or ``""`` when no choice is close to ``name``."""
-    close = close_names(name, choices)
+    """``"did you mean 'dask'?"`` (or ``"... 'a', 'b' or 'c'?"``), or ``""`` when no choice is close to ``name``."""
+    close = [repr(choice) for choice in close_names(name, choices)]
     if not close:
         return ""
-    return f"did you mean {' or '.join(repr(choice) for choice in close)}?"
+    said = close[-1] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+    return f"did you mean {said}?"
 
 
 def choices_hint(name: str, choices: Iterable[str], offered: str = "known names") -> str:

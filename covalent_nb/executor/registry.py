@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata
 from typing import Any, Mapping
 
+from covalent_nb._suggest import choices_hint
 from covalent_nb.errors import ExecutorError
 from covalent_nb.executor.base import _AbstractExecutor
 
@@ -48,8 +49,8 @@ def executor_class(short_name: str) -> type[_AbstractExecutor]:
         entry_point = _entry_points().get(short_name)
     if entry_point is None:
         raise ExecutorError(
-            f"unknown executor {short_name!r}; installed executors: {', '.join(known_executors()) or '(none)'}. "
-            f"Executor plugins register under the entry point group {ENTRY_POINT_GROUP!r}."
+            f"unknown executor {short_name!r}; {choices_hint(short_name, known_executors(), 'installed executors')}"
+            f" (executor plugins register under the entry point group {ENTRY_POINT_GROUP!r})"
         )
     try:
         cls = entry_point.load()

@@ -35,7 +35,14 @@ def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(ExecutorError) as info:
         executor_class("quantum")
     message = str(info.value)
-    assert "'quantum'" in message and "dask" in message and "local" in message
+    assert message.startswith(f"unknown executor 'quantum'; installed executors: {', '.join(known_executors())} (")
+    assert "did you mean" not in message
+
+
+def test_unknown_name_close_to_a_known_one_says_which() -> None:
+    with pytest.raises(ExecutorError, match=r"unknown executor 'lcoal'; installed executors: .*local.*; "
+                                            r"did you mean 'local'\? \(executor plugins register under"):
+        executor_class("lcoal")
 
 
 def test_executor_from_spec_builds_and_validates() -> None:
