@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -231,8 +232,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         address, port, workers = _server_options(args)
         print(f"starting {_NAME} on {address}:{port} for the demo ...")
         server, started_now = _server_process.start_server(address, port, workers=workers)
-        print(f"{_NAME} running at {server.url} (pid {server.pid})")
-    try:
+    try:  # from here on, the server this demo started stops even if printing fails
+        if started_now:
+            print(f"{_NAME} running at {server.url} (pid {server.pid})")
         from covalent_nb import demo
 
         ok = demo.run(dispatcher_addr=server.host_port)
@@ -296,16 +298,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from covalent_nb import __version__
 
-    try:
-        return version("covalent-nb")
-    except PackageNotFoundError:
-        return "(not installed)"
+    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``covalent-nb`` command line; returns the exit code."""
+    """Run the ``covalent-nb`` command line; returns the exit code.
+
+    When the reader of standard output goes away (``covalent-nb logs | head``),
+    the command stops writing and exits with 1, without a traceback (the way
+    the Python documentation's "Note on SIGPIPE" does it).
+    """
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # output still buffered fails here, not at interpreter exit
+    except BrokenPipeError:
+        # Python flushes stdout once more at exit: send what is left to /dev/null instead
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

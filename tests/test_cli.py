@@ -1,8 +1,10 @@
 """Tests of the covalent-nb command line, run as real subprocesses.
 
-These cover what needs no dispatcher server: they manage stand-in processes
+Most cover what needs no dispatcher server: they manage stand-in processes
 started here (plain Python sleepers whose command line does or does not
-mention covalent_nb) and a tiny HTTP server answering /api/v1/health.
+mention covalent_nb) and a tiny HTTP server answering /api/v1/health. The
+last ones run a real server: its log after a normal stop, and the demo
+writing into a pipe that closes early.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port, start_server
 
 SLEEPER = "import signal, sys, time\n{setup}\nprint('ready', flush=True)\ntime.sleep(120)\n"
 
@@ -238,6 +243,26 @@ def test_logs_prints_the_last_lines(cli_env: dict[str, str]) -> None:
     assert done.stdout.splitlines() == ["line 8", "line 9", "line 10"]
 
 
+def pipe_into_head(env: dict[str, str], *args: str) -> tuple[list[str], int, str]:
+    """``covalent-nb ARGS | head -1`` in a shell: (head's lines, covalent-nb's exit code, its stderr)."""
+    command = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "covalent_nb", *args))
+    script = f'{command} 2>"$CNB_STDERR" | head -1; echo "covalent-nb exit: ${{PIPESTATUS[0]}}"'
+    stderr_file = Path(env["COVALENT_NB_DATA_DIR"]).parent / "cli-stderr.txt"
+    done = subprocess.run(["bash", "-c", script], env=dict(env, CNB_STDERR=str(stderr_file)),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    *lines, status = done.stdout.splitlines()
+    return lines, int(status.removeprefix("covalent-nb exit: ")), stderr_file.read_text()
+
+
+def test_logs_into_a_pipe_closed_early_end_quietly(cli_env: dict[str, str]) -> None:
+    # 100 kB: more than a pipe holds, so writing fails once head has gone
+    (data_dir(cli_env) / "server.log").write_text("".join(f"line {i:>20}\n" for i in range(1, 5001)))
+    lines, status, stderr = pipe_into_head(cli_env, "logs", "-n", "5000")
+    assert lines == [f"line {1:>20}"]
+    assert status == 1 and stderr == "", stderr  # no BrokenPipeError traceback, no 'Exception ignored'
+
+
 # ---------------------------------------------------------------- purge
 
 
@@ -288,3 +313,26 @@ def test_purge_refuses_the_home_directory(cli_env: dict[str, str], tmp_path: Pat
     assert done.returncode == 1
     assert "refusing" in done.stderr
     assert (home / "precious.txt").read_text() == "keep me"
+
+
+# ---------------------------------------------------------------- a real server
+
+
+def test_stop_after_a_dispatch_leaves_no_traceback_in_the_log(tmp_path: Path) -> None:
+    server = start_server(tmp_path, workers=2)
+    demo = server.cli("demo")  # one dispatch on this server's Dask cluster
+    assert demo.returncode == 0 and "status: COMPLETED" in demo.stdout, demo.stdout + demo.stderr
+    assert server.cli("stop").returncode == 0
+    log = server.cli("logs", "-n", "100000").stdout
+    assert "Closing scheduler" in log  # the local cluster ran and closed with the server
+    assert "Traceback" not in log, log
+
+
+def test_demo_into_a_pipe_closed_early_stops_its_server_quietly(cli_env: dict[str, str]) -> None:
+    # unbuffered: each line is written at once, so the writes after head has gone fail
+    env = dict(cli_env, PYTHONUNBUFFERED="1")
+    lines, status, stderr = pipe_into_head(env, "demo", "--port", str(free_port()))
+    assert len(lines) == 1 and lines[0].startswith("starting covalent-nb dispatcher")
+    assert status == 1 and "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert not (data_dir(env) / "server.pid").exists()  # the server the demo started is stopped
+    assert run_cli(env, "status").returncode == 3

@@ -156,3 +156,16 @@ def test_editable_install_enables_the_extension(checkout_copy: Path, venv: Fresh
         "COVALENT_NB_CONFIG_DIR": str(state / "config"), "COVALENT_NB_DATA_DIR": str(state / "data")})
     assert "result: 1^2 + 2^2 + ... + 8^2 = 204" in demo.stdout, demo.stdout
     assert "Traceback" not in demo.stderr, demo.stderr
+
+
+def test_one_version_for_the_package_the_extension_and_the_distribution() -> None:
+    from importlib.metadata import version
+
+    from jupyter_server.extension.manager import ExtensionPackage
+
+    import covalent_nb.jupyter_ext
+
+    assert covalent_nb.jupyter_ext.__version__ == covalent_nb.__version__
+    assert version("covalent-nb") == covalent_nb.__version__  # pyproject.toml reads the same string
+    # what `jupyter server extension list` shows beside the extension's name
+    assert ExtensionPackage(name="covalent_nb.jupyter_ext", enabled=True).version == covalent_nb.__version__
