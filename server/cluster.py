@@ -117,7 +117,10 @@ class DaskClusters:
                 log.exception("closing a Dask client failed")
         self._clients.clear()
         if self._cluster is not None:
-            await self._cluster.close()
+            from .dask_close_noise import quiet_closed_comms
+
+            with quiet_closed_comms():  # workers' streams end under the closing scheduler: expected
+                await self._cluster.close()
             self._cluster = None
 
 
