@@ -18,11 +18,13 @@ import os
 import re
 import tempfile
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from covalent_nb._suggest import choices_hint, did_you_mean
 from covalent_nb.errors import ConfigError
 
 __all__ = [
@@ -250,11 +252,20 @@ def get_config(key: str | None = None) -> Any:
     value: Any = _merged_config()
     if key is None:
         return copy.deepcopy(value)
-    for part in _split_key(key):
+    parts = _split_key(key)
+    for depth, part in enumerate(parts):
         if not isinstance(value, dict) or part not in value:
-            raise KeyError(f"no config key {key!r} (known sections: {', '.join(DEFAULTS)})")
+            raise KeyError(_no_such_key(key, parts[:depth], value))
         value = value[part]
     return copy.deepcopy(value)
+
+
+def _no_such_key(key: str, found: list[str], table: Any) -> str:
+    """What to say when dotted ``key`` is not set: ``found`` is the part of it that is, ``table`` what is there."""
+    if not isinstance(table, dict):
+        return f"no config key {key!r}: {'.'.join(found)!r} is a value, not a section"
+    offered = f"the [{'.'.join(found)}] section has" if found else "known sections"
+    return f"no config key {key!r}; " + choices_hint(_split_key(key)[len(found)], table, offered)
 
 
 # ---------------------------------------------------------------- writing
@@ -315,8 +326,23 @@ def _check_range(key: str, value: int) -> None:
         raise ConfigError(f"server.max_payload_mb must be positive; got {value}")
 
 
+def _check_known(parts: list[str]) -> None:
+    """Refuse a key that a section of fixed keys (dispatcher, server, dask) does not have; warn of a
+    section nobody reads whose name is close to a known one (other sections are free, as in Covalent)."""
+    section = DEFAULTS.get(parts[0])
+    if isinstance(section, dict) and section and len(parts) > 1 and parts[1] not in section:
+        raise ConfigError(f"no config key {'.'.join(parts)!r} to set; "
+                          + choices_hint(parts[1], section, f"the [{parts[0]}] section has"))
+    if parts[0] not in DEFAULTS:
+        suggestion = did_you_mean(parts[0], DEFAULTS)
+        if suggestion:
+            warnings.warn(f"set_config: covalent-nb reads no config section {parts[0]!r} ({'.'.join(parts)!r} "
+                          f"is written all the same); {suggestion}", UserWarning, stacklevel=4)
+
+
 def _assign(content: dict[str, Any], key: str, value: Any) -> None:
     parts = _split_key(key)
+    _check_known(parts)
     table = content
     for depth, part in enumerate(parts[:-1]):
         table = table.setdefault(part, {})

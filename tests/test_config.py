@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import tomllib
+import warnings
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,20 @@ def test_unknown_key_raises_key_error_naming_it() -> None:
         _config.get_config("dispatcher.nope")
     with pytest.raises(KeyError, match="nosuchsection"):
         _config.get_config("nosuchsection")
+
+
+def test_unknown_key_lists_what_is_there_and_the_close_name() -> None:
+    with pytest.raises(KeyError) as caught:
+        _config.get_config("dispatcher.prot")
+    assert caught.value.args[0] == ("no config key 'dispatcher.prot'; the [dispatcher] section has: "
+                                    "address, port, token; did you mean 'port'?")
+    with pytest.raises(KeyError) as caught:
+        _config.get_config("dispacher.port")
+    assert caught.value.args[0] == (f"no config key 'dispacher.port'; known sections: {', '.join(_config.DEFAULTS)}; "
+                                    "did you mean 'dispatcher'?")
+    with pytest.raises(KeyError) as caught:
+        _config.get_config("dispatcher.port.x")
+    assert caught.value.args[0] == "no config key 'dispatcher.port.x': 'dispatcher.port' is a value, not a section"
 
 
 def test_returned_config_is_a_copy() -> None:
@@ -155,6 +170,25 @@ def test_set_config_rejects_invalid_updates(updates: dict) -> None:
     with pytest.raises(ConfigError):
         _config.set_config(updates)
     assert not _config.config_path().exists()
+
+
+def test_set_config_refuses_a_key_its_section_does_not_have() -> None:
+    with pytest.raises(ConfigError) as caught:
+        _config.set_config({"dispatcher.address": "elsewhere", "dispatcher.prot": 48009})
+    assert str(caught.value) == ("no config key 'dispatcher.prot' to set; the [dispatcher] section has: "
+                                 "address, port, token; did you mean 'port'?")
+    assert not _config.config_path().exists()
+
+
+def test_set_config_warns_of_a_section_close_to_a_known_one_and_writes_it() -> None:
+    with pytest.warns(UserWarning, match="reads no config section 'dispacher'.*did you mean 'dispatcher'") as caught:
+        _config.set_config("dispacher.port", 48009)
+    assert caught[0].filename == __file__
+    assert _config.get_config("dispacher.port") == 48009  # other sections are free, as in Covalent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing close to 'sdk': no warning
+        _config.set_config("sdk.log_level", "debug")
+    assert _config.get_config("sdk.log_level") == "debug"
 
 
 def test_config_file_is_private() -> None:
