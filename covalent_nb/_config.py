@@ -37,6 +37,7 @@ __all__ = [
     "dispatcher_url",
     "get_config",
     "is_set_in_file",
+    "is_set_in_process",
     "url_host",
     "parse_address",
     "reload_config",
@@ -65,6 +66,10 @@ _BRACKETED = re.compile(r"^\[([^\[\]]+)\](?::(.*))?$")
 # (config file path, (mtime_ns, size) or None when missing, merged config)
 # (path, file stamp, merged config, the file's own content), re-read when the file changes
 _cache: tuple[Path, tuple[int, int] | None, dict[str, Any], dict[str, Any]] | None = None
+
+# The dotted keys set_config wrote in this process, per config file: what this process chose
+# itself (see is_set_in_process), as opposed to what the file says for every process.
+_set_here: dict[Path, set[str]] = {}
 
 
 # ---------------------------------------------------------------- locations
@@ -237,6 +242,18 @@ def is_set_in_file(key: str) -> bool:
     return True
 
 
+def is_set_in_process(key: str) -> bool:
+    """True when ``set_config`` in this process set dotted ``key`` (or its section) in the current config file.
+
+    The file holds the value for every process; this says that this process
+    chose it itself, so that it wins over what a host (the Jupyter server
+    extension) hands the process.
+    """
+    wanted = ".".join(_split_key(key))
+    return any(wanted == done or wanted.startswith(done + ".") or done.startswith(wanted + ".")
+               for done in _set_here.get(config_path(), ()))
+
+
 def reload_config() -> dict[str, Any]:
     """Forget the cached config and read the file again; returns the merged config."""
     global _cache
@@ -383,7 +400,9 @@ def set_config(new: dict[str, Any] | str, value: Any = None) -> None:
     "dispatcher.port": 48008}``) or nested dicts, or one dotted key with
     ``value``. Numbers given as strings for numeric keys are converted;
     nothing is written when any value is invalid. The file keeps only what
-    was set; everything else stays at its default.
+    was set; everything else stays at its default. The process also
+    remembers which keys it set (:func:`is_set_in_process`): a dispatcher
+    address set here wins over the one a Jupyter server hands its kernels.
     """
     updates = _flatten({new: value} if isinstance(new, str) else dict(new))
     path = config_path()
@@ -392,6 +411,7 @@ def set_config(new: dict[str, Any] | str, value: Any = None) -> None:
         _assign(content, key, _coerce(key, item))
     _validated(content, "set_config")  # refuse to write what could not be read back
     _write_atomically(path, content)
+    _set_here.setdefault(path, set()).update(".".join(_split_key(key)) for key in updates)
     reload_config()
 
 

@@ -7,6 +7,13 @@ the remote one (a standalone ``covalent-nb`` server or another Jupyter
 server's extension). Either way the extension hands its kernels the
 dispatcher's URL and token in their environment, so ``ct.dispatch`` works in
 a notebook with no configuration.
+
+A local dispatcher that cannot start (most often: another server's dispatcher
+holds the data directory) is reported in one ERROR line with the fix. Kernels
+are then sent to the dispatcher that holds the data directory, if it answers
+with its token as this user's covalent-nb dispatcher; otherwise they are
+handed nothing and find a dispatcher as any Python process does. They are
+never handed the URL of a dispatcher that is not there.
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from traitlets import Enum, Float, Int, Unicode
 
-from covalent_nb.client.discovery import EXTENSION_TOKEN_ENV, EXTENSION_URL_ENV
+from covalent_nb.client.discovery import (EXTENSION_SOURCE, EXTENSION_SOURCE_ENV, EXTENSION_TOKEN_ENV,
+                                          EXTENSION_URL_ENV)
+
+from .data_dir_holder import find_holder, forget_holder, holder_pid, record_holder
 
 __all__ = ["CovalentNB"]
 
@@ -32,6 +42,10 @@ ACTIVITY_SETTING = "covalent_nb_last_activity"
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 class CovalentNB(ExtensionApp):
@@ -60,6 +74,8 @@ class CovalentNB(ExtensionApp):
 
     service: Any = None
     _ticker: PeriodicCallback | None = None
+    _data_dir: Path | None = None
+    _dispatcher_token = ""
 
     @property
     def remote(self) -> bool:
@@ -72,13 +88,32 @@ class CovalentNB(ExtensionApp):
             return
         from covalent_nb import _config
         from covalent_nb.server.app import DispatcherService
+        from covalent_nb.server.auth import ensure_token
+        from covalent_nb.server.data_lock import DataDirBusy
         from covalent_nb.server.settings import ServerSettings
 
-        data_dir = Path(self.data_dir) if self.data_dir else _config.data_dir() / "jupyter"
-        settings = ServerSettings.from_config(data_dir=data_dir, workers=self.workers or None)
-        self.service = DispatcherService(settings)
+        data_dir = self._data_dir = Path(self.data_dir) if self.data_dir else _config.data_dir() / "jupyter"
+        try:
+            settings = ServerSettings.from_config(data_dir=data_dir, workers=self.workers or None)
+            self._dispatcher_token = ensure_token(data_dir)  # accepted beside Jupyter's auth (handlers.py)
+            self.service = DispatcherService(settings)
+        except DataDirBusy:
+            self._no_dispatcher(f"its data directory {data_dir} is in use by the dispatcher of process "
+                                f"{holder_pid(data_dir) or '?'}; kernels of this server use that one if it "
+                                "answers. To run one here, give this server a data directory of its own "
+                                "(--CovalentNB.data_dir=DIR, or c.CovalentNB.data_dir in its config)")
+            return
+        except Exception as exc:  # a data directory that cannot be written, a broken store...
+            self._no_dispatcher(f"{_one_line(exc)}. Fix that, or give this server another data "
+                                "directory (--CovalentNB.data_dir=DIR, or c.CovalentNB.data_dir in its config)")
+            return
         self.settings[ACTIVITY_SETTING] = _utcnow()
         self.log.info("covalent-nb: dispatcher at %s, data in %s", self._local_url(), data_dir)
+
+    def _no_dispatcher(self, why_and_fix: str) -> None:
+        """Say in one ERROR line that this server runs no dispatcher, why, and how to fix it."""
+        self.service = None
+        self.log.error("covalent-nb: this Jupyter server runs no dispatcher: %s", why_and_fix)
 
     def initialize_handlers(self) -> None:
         if self.service is None:
@@ -86,34 +121,69 @@ class CovalentNB(ExtensionApp):
         from .handlers import jupyter_handlers
 
         routes = self.service.handlers(f"/{URL_PATH}/", authenticate=None)
-        self.handlers.extend(jupyter_handlers(routes))
+        self.handlers.extend(jupyter_handlers(routes, self._dispatcher_token))
 
     def _local_url(self) -> str:
         base_url = self.serverapp.base_url if self.serverapp else "/"
         port = self.serverapp.port if self.serverapp else 8888
         return f"http://127.0.0.1:{port}{url_path_join(base_url, URL_PATH)}/"
 
-    def _hand_to_kernels(self) -> None:
-        """Kernels inherit the server's environment: tell them where the dispatcher is."""
-        if self.remote:
-            os.environ[EXTENSION_URL_ENV] = self.dispatcher_url
-            token = self.dispatcher_token
-        else:
-            os.environ[EXTENSION_URL_ENV] = self._local_url()
-            token = self.serverapp.identity_provider.token if self.serverapp else ""
-        if token:
-            os.environ[EXTENSION_TOKEN_ENV] = token
-        else:
-            os.environ.pop(EXTENSION_TOKEN_ENV, None)
+    def _hand_to_kernels(self, url: str | None, token: str = "", source: str = "") -> None:
+        """Kernels inherit the server's environment: tell them where the dispatcher is (None: nothing)."""
+        for name, value in ((EXTENSION_URL_ENV, url), (EXTENSION_TOKEN_ENV, token),
+                            (EXTENSION_SOURCE_ENV, source)):
+            if url and value:
+                os.environ[name] = value
+            else:
+                os.environ.pop(name, None)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        self._hand_to_kernels()
-        if self.service is None:
+        if self.remote:
+            self._hand_to_kernels(self.dispatcher_url, self.dispatcher_token,
+                                  f"{EXTENSION_SOURCE} (c.CovalentNB.dispatcher_url of this Jupyter server)")
             return
-        await self.service.start()
+        if self.service is not None:
+            self._hand_to_kernels(self._local_url(), self.serverapp.identity_provider.token if self.serverapp
+                                  else "", f"{EXTENSION_SOURCE} (the dispatcher inside this Jupyter server)")
+            try:
+                await self.service.start()
+            except Exception as exc:
+                await self._give_up_service(exc)
+        if self.service is None:
+            await self._hand_holder_to_kernels()
+            return
+        assert self._data_dir is not None
+        try:
+            record_holder(self._data_dir, self._local_url())
+        except OSError as exc:  # this server still works; another one on its data directory cannot find it
+            self.log.warning("covalent-nb: cannot record this dispatcher in %s (%s)", self._data_dir, _one_line(exc))
         self.service.hub.subscribe_all(self._on_event)
         self._ticker = PeriodicCallback(self._renew_activity, self.activity_interval * 1000)
         self._ticker.start()
+
+    async def _give_up_service(self, exc: Exception) -> None:
+        service = self.service
+        self._no_dispatcher(f"its dispatcher failed to start ({_one_line(exc)}). Fix that and "
+                            "restart this server, or give it another data directory (--CovalentNB.data_dir=DIR)")
+        try:
+            await service.stop()
+        except Exception:  # already broken: what matters is that kernels are not sent to it
+            self.log.debug("covalent-nb: stopping the failed dispatcher", exc_info=True)
+
+    async def _hand_holder_to_kernels(self) -> None:
+        """Send kernels to the dispatcher that holds the data directory if it answers, else hand them nothing."""
+        data_dir = self._data_dir
+        holder, why_not = await find_holder(data_dir) if data_dir is not None else (None, "no data directory")
+        if holder is None:
+            self._hand_to_kernels(None)
+            self.log.warning("covalent-nb: kernels of this server get no dispatcher address from it (%s); they "
+                             "find one as any Python process does (%%covalent status shows which)", why_not)
+            return
+        self._hand_to_kernels(holder.url, holder.token, (
+            f"{EXTENSION_SOURCE}: this Jupyter server's own dispatcher could not start (its data directory "
+            f"{data_dir} is in use), so the dispatcher that holds it (process {holder.pid})"))
+        self.log.info("covalent-nb: kernels of this server use the dispatcher of process %d at %s, which holds "
+                      "the data directory %s", holder.pid, holder.url, data_dir)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         self.serverapp.web_app.settings[ACTIVITY_SETTING] = _utcnow()
@@ -134,6 +204,8 @@ class CovalentNB(ExtensionApp):
             self._ticker.stop()
         if self.service is None:
             return
+        if self._data_dir is not None:
+            forget_holder(self._data_dir)
         dispatcher = self.service.dispatcher
         if self.shutdown_policy == "cancel":
             for run in list(dispatcher.runs.values()):

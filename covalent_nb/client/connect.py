@@ -9,16 +9,20 @@ from .http import DispatcherConnection
 
 __all__ = ["connection"]
 
-_cache: dict[tuple[str, int, str, str | None], DispatcherConnection] = {}
+_cache: dict[tuple[str, int, str, str | None, str], DispatcherConnection] = {}
 _lock = threading.Lock()
 
 
 def connection(dispatcher_addr: str | None = None) -> DispatcherConnection:
-    """The connection for ``dispatcher_addr`` ("host:port" or a URL), or the dispatcher found by discovery."""
+    """The connection for ``dispatcher_addr`` ("host:port" or a URL), or the dispatcher found by discovery.
+
+    Its errors name where the address came from (the location's ``source``).
+    """
     where = locate_dispatcher(dispatcher_addr)
-    key = (where.host, where.port, where.prefix, where.token)
+    key = (where.host, where.port, where.prefix, where.token, where.source)
     with _lock:
         conn = _cache.get(key)
         if conn is None:
-            conn = _cache[key] = DispatcherConnection(where.host, where.port, where.token, where.prefix)
+            conn = _cache[key] = DispatcherConnection(where.host, where.port, where.token, where.prefix,
+                                                      source=where.source, remedy=where.remedy)
         return conn

@@ -27,16 +27,25 @@ mid-body.
 CONTINUE_WAIT_SECONDS = 2.0
 """How long to wait for ``100 Continue`` before sending the body anyway (for servers that never say it)."""
 
+_DEFAULT_REMEDY = ("Start one with `covalent-nb start`, or point the client at a running one with "
+                   "ct.set_config({'dispatcher.address': ..., 'dispatcher.port': ...}) or "
+                   "dispatcher_addr='host:port'.")
+
 
 class DispatcherConnection:
     """Talks to one dispatcher at ``host:port`` (and URL ``prefix``) with a token."""
 
-    def __init__(self, host: str, port: int, token: str | None, prefix: str = "/", timeout: float = 120.0) -> None:
+    def __init__(self, host: str, port: int, token: str | None, prefix: str = "/", timeout: float = 120.0,
+                 source: str | None = None, remedy: str | None = None) -> None:
         self.host = host
         self.port = port
         self.token = token
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
         self.timeout = timeout
+        self.source = source
+        """Where the address came from, in words; errors name it."""
+        self.remedy = remedy or _DEFAULT_REMEDY
+        """What to do when nothing answers at the address."""
         self._local = threading.local()
 
     @property
@@ -85,43 +94,72 @@ class DispatcherConnection:
         if response.status >= 400:
             if body is not None or response.will_close:
                 self._drop()  # the server may not have read the body: start afresh
-            self._raise(response.status, data, path)
+            self._raise(response, data, method, path)
         return data
+
+    def _came_from(self) -> str:
+        return f" The address came from {self.source}." if self.source else ""
 
     def _lost_message(self, exc: BaseException, method: str, body_sent: bytes | None) -> str:
         cause = f"{exc.__class__.__name__}: {exc}"
         if body_sent and not isinstance(exc, TimeoutError):
             return (f"the dispatcher at {self.url} closed the connection during a {method} of {len(body_sent)} "
                     f"bytes ({cause}). Is it still running? A payload over its limit (server.max_payload_mb) "
-                    "also does this; the server's log says which.")
-        return (f"no covalent-nb dispatcher answers at {self.url} ({cause}). "
-                "Start one with `covalent-nb start`, or point the client at a running one with "
-                "ct.set_config({'dispatcher.address': ..., 'dispatcher.port': ...}) or "
-                "dispatcher_addr='host:port'.")
+                    f"also does this; the server's log says which.{self._came_from()}")
+        return f"no covalent-nb dispatcher answers at {self.url} ({cause}).{self._came_from()} {self.remedy}"
 
-    def _raise(self, status: int, data: bytes, path: str) -> None:
-        try:
-            message = json.loads(data)["error"]
-        except (ValueError, KeyError, TypeError):
-            message = data.decode(errors="replace")[:500] or f"HTTP {status}"
+    def _raise(self, response: http.client.HTTPResponse, data: bytes, method: str, path: str) -> None:
+        """Raise the error the dispatcher answered; an answer that is not its JSON is named, never quoted."""
+        status = response.status
+        message = _error_message(data)
+        if message is None:  # not a covalent-nb answer (an HTML page, a proxy's text): say what it was
+            message = (f"{status} {response.reason or http.client.responses.get(status, '')}".rstrip()
+                       + f" to {method} {self.url}{_API.lstrip('/')}{path}, which is not a covalent-nb "
+                       f"dispatcher's answer: check the address.{self._came_from()}")
+            if status in (401, 403):
+                raise AuthenticationError(f"the server at {self.url} refused the request: {message}", status)
+            raise DispatcherError(f"the server at {self.url} answered {message}", status)
         if status in (401, 403):
-            raise AuthenticationError(f"the dispatcher at {self.url} refused the token: {message}", status)
+            raise AuthenticationError(f"the dispatcher at {self.url} refused the token: {message}"
+                                      + (f" (its address came from {self.source})" if self.source else ""), status)
         if status == 404 and path.startswith("dispatches/"):
             raise DispatchNotFoundError(message, status)
         raise DispatcherError(f"the dispatcher at {self.url} answered {status}: {message}", status)
 
     def get_json(self, path: str, timeout: float | None = None) -> Any:
         """GET and decode JSON."""
-        return json.loads(self.request("GET", path, timeout=timeout))
+        return self._json(self.request("GET", path, timeout=timeout), "GET", path)
 
     def post_json(self, path: str, payload: Any) -> Any:
         """POST JSON and decode the JSON answer."""
         body = json.dumps(payload, separators=(",", ":")).encode()
-        return json.loads(self.request("POST", path, body, {"Content-Type": "application/json"}))
+        return self._json(self.request("POST", path, body, {"Content-Type": "application/json"}), "POST", path)
+
+    def _json(self, data: bytes, method: str, path: str) -> Any:
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise DispatcherError(f"the server at {self.url} answered {method} {self.url}{_API.lstrip('/')}{path} "
+                                  f"with something that is not JSON, which is not a covalent-nb dispatcher's "
+                                  f"answer: check the address.{self._came_from()}") from None
 
     def put_blob(self, key: str, data: bytes) -> None:
         """Upload one large payload by its content key."""
         self.request("PUT", f"blobs/{key}", data, {"Content-Type": "application/octet-stream"})
+
+
+def _error_message(data: bytes) -> str | None:
+    """The message of a JSON error answer (``{"error": ...}``, or Jupyter's ``{"message": ...}``); else None."""
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    for key in ("error", "message"):
+        if isinstance(answer.get(key), str) and answer[key].strip():
+            return answer[key].strip()
+    return None
 
 
 def _peek(sock: socket.socket, size: int, timeout: float) -> bytes | None:

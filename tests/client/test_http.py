@@ -1,18 +1,23 @@
 """The client's HTTP connection against real servers: large bodies wait for ``100 Continue``; a
-kept-alive connection that the server closed is replaced before it is used."""
+kept-alive connection that the server closed is replaced before it is used; an answer that is not a
+dispatcher's JSON (another web server's HTML page) is named by its status, reason and URL, never quoted."""
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import http.server
+import json
 import os
+import threading
+from typing import Iterator
 
 import pytest
 
 import covalent_nb as ct
 from covalent_nb.client import http as client_http
 from covalent_nb.client.http import EXPECT_CONTINUE_BYTES, DispatcherConnection
-from covalent_nb.errors import DispatcherError
+from covalent_nb.errors import AuthenticationError, DispatcherError, DispatchNotFoundError
 from tests.conftest import start_server
 
 
@@ -88,3 +93,86 @@ def test_first_dispatch_after_a_server_restart_goes_through(tmp_path, monkeypatc
         assert ct.get_result(second, wait=True, dispatcher_addr=running.addr).result == 3
     finally:
         running.cli("stop")
+
+
+HTML_PAGE = (b"<!DOCTYPE HTML>\n<html><head><title>404: Not Found</title></head>"
+             b"<body><h1>404: Not Found</h1><p>The page is gone.</p></body></html>\n")
+
+
+class _WebSiteHandler(http.server.BaseHTTPRequestHandler):
+    """Any web server that is not a dispatcher: HTML pages, and a JSON error in Jupyter's shape."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if "/jupyter-json/" in self.path:
+            status, kind, body = 403, "application/json", json.dumps({"message": "Forbidden", "reason": None}).encode()
+        elif "/html-ok/" in self.path:
+            status, kind, body = 200, "text/html", HTML_PAGE
+        else:
+            status, kind, body = 404, "text/html", HTML_PAGE
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def web_site() -> Iterator[http.server.ThreadingHTTPServer]:
+    """A real HTTP server on a free loopback port that answers HTML, as a wrong address would."""
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebSiteHandler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    site.shutdown()
+    site.server_close()
+    thread.join(10)
+
+
+def site_connection(site: http.server.ThreadingHTTPServer, prefix: str = "/") -> DispatcherConnection:
+    return DispatcherConnection("127.0.0.1", site.server_address[1], "some-token", prefix,
+                                source="the config file /etc/example/covalent.conf")
+
+
+def test_an_html_404_is_named_by_status_reason_and_url(web_site):
+    conn = site_connection(web_site, "/covalent/")
+    with pytest.raises(DispatcherError) as caught:
+        conn.post_json("dispatches", {"manifest": {}})
+    message = str(caught.value)
+    asked = f"http://127.0.0.1:{web_site.server_address[1]}/covalent/api/v1/dispatches"
+    assert message == (f"the server at http://127.0.0.1:{web_site.server_address[1]}/covalent/ answered 404 Not "
+                       f"Found to POST {asked}, which is not a covalent-nb dispatcher's answer: check the address. "
+                       "The address came from the config file /etc/example/covalent.conf.")
+    assert caught.value.status == 404
+    assert "<" not in message and "DOCTYPE" not in message
+
+
+def test_an_html_404_for_a_dispatch_is_not_taken_for_a_missing_dispatch(web_site):
+    with pytest.raises(DispatcherError) as caught:
+        site_connection(web_site).get_json("dispatches/abc?status_only=true")
+    assert not isinstance(caught.value, DispatchNotFoundError)
+    asked = f"http://127.0.0.1:{web_site.server_address[1]}/api/v1/dispatches/abc?status_only=true"
+    assert f"404 Not Found to GET {asked}, which is not a covalent-nb dispatcher's answer" in str(caught.value)
+
+
+def test_an_html_page_with_200_is_not_quoted_either(web_site):
+    with pytest.raises(DispatcherError) as caught:
+        site_connection(web_site, "/html-ok/").get_json("health")
+    message = str(caught.value)
+    assert "with something that is not JSON, which is not a covalent-nb dispatcher's answer" in message
+    assert "<" not in message and "The address came from the config file" in message
+
+
+def test_a_json_error_in_jupyters_shape_keeps_its_message(web_site):
+    with pytest.raises(AuthenticationError) as caught:
+        site_connection(web_site, "/jupyter-json/").get_json("health")
+    assert str(caught.value) == (f"the dispatcher at http://127.0.0.1:{web_site.server_address[1]}/jupyter-json/ "
+                                 "refused the token: Forbidden (its address came from the config file "
+                                 "/etc/example/covalent.conf)")

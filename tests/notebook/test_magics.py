@@ -19,6 +19,7 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from traitlets.config import Config
 
 import covalent_nb as ct
+from covalent_nb import _config
 from covalent_nb.client.connect import connection
 from covalent_nb.notebook import magics
 from covalent_nb.notebook.cell_lattice import CellSyntaxError
@@ -271,7 +272,8 @@ def test_config_shows_the_settings_and_masks_tokens(
     shown = capsys.readouterr().out
     assert "[dispatcher]" in shown and f"port = {server.port}" in shown
     assert "COVALENT_NB_TOKEN=****" in shown
-    assert f"Dispatcher: http://127.0.0.1:{server.port}/ (found via the config file; token ****)" in shown
+    assert (f"Dispatcher: http://127.0.0.1:{server.port}/ (found via the config file {_config.config_path()}, "
+            "set by ct.set_config in this process; token ****)") in shown
     assert "very-secret-token" not in shown
 
 
