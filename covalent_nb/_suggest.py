@@ -1,8 +1,9 @@
 """How an "unknown name" answer ends: what is offered, and the close names.
 
 Every message about a name that is not known (an executor, a config key, a
-subcommand, a task) ends with :func:`choices_hint`, so they all read alike:
+subcommand) ends with :func:`choices_hint`, so they all read alike:
 ``unknown executor 'dask_typo' ...; this server offers: dask, local; did you mean 'dask'?``
+Unknown ids, where a close one means nothing, end with the :func:`listing` alone.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["MAX_LISTED", "choices_hint", "close_names", "did_you_mean"]
+__all__ = ["MAX_LISTED", "choices_hint", "close_names", "did_you_mean", "listing"]
 
 MAX_LISTED = 30
 """A listing of more names than this shows the first ones and says how many more there are."""
@@ -43,8 +44,14 @@ def choices_hint(name: str, choices: Iterable[str], offered: str = "known names"
     the choices are listed in the order given (at most :data:`MAX_LISTED`).
     """
     names = [str(choice) for choice in dict.fromkeys(choices)]
-    listing = ", ".join(names[:MAX_LISTED]) or "(none)"
-    if len(names) > MAX_LISTED:
-        listing += f" and {len(names) - MAX_LISTED} more"
     suggestion = did_you_mean(name, names)
-    return f"{offered}: {listing}" + (f"; {suggestion}" if suggestion else "")
+    return f"{offered}: {listing(names)}" + (f"; {suggestion}" if suggestion else "")
+
+
+def listing(choices: Iterable[object]) -> str:
+    """``"a, b, c"``: the choices in the order given, at most :data:`MAX_LISTED` of them; ``"(none)"``."""
+    names = [str(choice) for choice in dict.fromkeys(choices)]
+    text = ", ".join(names[:MAX_LISTED]) or "(none)"
+    if len(names) > MAX_LISTED:
+        text += f" and {len(names) - MAX_LISTED} more"
+    return text

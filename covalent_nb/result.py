@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from covalent_nb._frames import unpack
 from covalent_nb._serialize import loads
 from covalent_nb._status import Status
+from covalent_nb._suggest import listing
 
 if TYPE_CHECKING:
     from covalent_nb.client.http import DispatcherConnection
@@ -159,7 +160,8 @@ class Result:
         for node in self._view["nodes"]:
             if node["node_id"] == node_id:
                 return self._node_dict(node)
-        raise KeyError(f"dispatch {self.dispatch_id} has no node {node_id}")
+        nodes = listing(f"{node['node_id']} ({node['name']})" for node in self._view["nodes"])
+        raise KeyError(f"dispatch {self.dispatch_id} has no node {node_id!r}; its nodes are: {nodes}")
 
     def get_all_node_results(self) -> list[dict[str, Any]]:
         """Every task: node_id, node_name, status, start_time, end_time, output (the value

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from covalent_nb import _frames
 from covalent_nb._serialize import blob_key
+from covalent_nb._suggest import listing
 from covalent_nb._status import TERMINAL, Status
 from covalent_nb.errors import ExecutorError
 from covalent_nb.executor.base import failed_frame
@@ -431,7 +432,8 @@ class Dispatcher:
         else:
             unknown = [t for t in task_ids if t not in run.nodes]
             if unknown:
-                raise ManifestError(f"dispatch {dispatch_id} has no task(s) {unknown}")
+                tasks = listing(f"{nid} ({node.name})" for nid, node in sorted(run.nodes.items()))
+                raise ManifestError(f"dispatch {dispatch_id} has no task(s) {unknown}; its tasks are: {tasks}")
             targets = [run.nodes[t] for t in task_ids if not run.nodes[t].finished]
         run.cancelled = True
         running_futures, running_tasks = [], []

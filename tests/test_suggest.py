@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from covalent_nb._suggest import MAX_LISTED, choices_hint, close_names, did_you_mean
+from covalent_nb._suggest import MAX_LISTED, choices_hint, close_names, did_you_mean, listing
 
 
 def test_close_names_best_first_ignoring_case() -> None:
@@ -31,3 +31,9 @@ def test_a_long_listing_is_cut_but_the_suggestion_looks_at_every_name() -> None:
     hint = choices_hint("zebro", names)
     assert f"name{MAX_LISTED - 1:03d} and 6 more; did you mean 'zebra'?" in hint
     assert f"name{MAX_LISTED:03d}" not in hint
+
+
+def test_listing_alone_for_ids() -> None:
+    assert listing([0, 1, 1, 2]) == "0, 1, 2"
+    assert listing([]) == "(none)"
+    assert listing(range(MAX_LISTED + 2)).endswith(f"{MAX_LISTED - 1} and 2 more")
