@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 
 from covalent_nb import _config, _server_process
+from covalent_nb._suggest import did_you_mean
 from covalent_nb.errors import CovalentNBError, ServerProcessError
 
 __all__ = ["build_parser", "main"]
@@ -270,9 +271,22 @@ def _add_verb(
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose answer to a choice it does not have names the close one ("did you mean")."""
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as error:
+            suggestion = did_you_mean(str(value), [str(choice) for choice in action.choices or ()])
+            if suggestion:
+                error.message += f"; {suggestion}"
+            raise
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``covalent-nb`` argument parser with one sub-command per verb."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="covalent-nb", description="Run and manage the covalent-nb dispatcher server.",
         epilog="Config: COVALENT_NB_CONFIG_DIR; server state: COVALENT_NB_DATA_DIR.",
     )
