@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
 from covalent_nb._status import Status
+from covalent_nb._suggest import choices_hint
 from covalent_nb.errors import (CovalentNBError, DispatcherError, DispatchNotFoundError,
                                 GraphBuildError, SerializationError)
 from covalent_nb.notebook.cell_lattice import LAST_KEY, CellError, CellLattice, lattice_from_cell
@@ -115,7 +116,7 @@ class CovalentMagics(Magics):
         args = magic_arguments.parse_argstring(self.covalent_line, line)
         if args.subcommand not in SUBCOMMANDS:
             said = f"unknown subcommand {args.subcommand!r}" if args.subcommand else "a subcommand is needed"
-            raise UsageError(f"%covalent: {said}; use one of {', '.join(SUBCOMMANDS)}.\n"
+            raise UsageError(f"%covalent: {said}; {choices_hint(args.subcommand or '', SUBCOMMANDS, 'use one of')}\n"
                              f"{self.covalent_line.parser.format_usage()}")
         if args.subcommand in ("show", "cancel") and not args.dispatch_id:
             raise UsageError(f"%covalent {args.subcommand} needs a dispatch id: %covalent {args.subcommand} ID")
