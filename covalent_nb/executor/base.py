@@ -44,6 +44,7 @@ import inspect
 import json
 from typing import Any, Callable, ClassVar, Final, Mapping
 
+from covalent_nb._suggest import choices_hint
 from covalent_nb.errors import ExecutorError
 
 __all__ = ["REQUIRED", "AsyncBaseExecutor", "BaseExecutor", "ExecutorSpec"]
@@ -106,10 +107,7 @@ class _AbstractExecutor(abc.ABC):
     def __init__(self, **attrs: Any) -> None:
         unknown = sorted(set(attrs) - set(self.attributes))
         if unknown:
-            raise ExecutorError(
-                f"{self._label()} has no setting {unknown[0]!r}; "
-                f"its settings are: {', '.join(sorted(self.attributes)) or '(none)'}"
-            )
+            raise self._no_setting(unknown[0])
         given = self.__dict__.get(_GIVEN)
         named = set(attrs) if given is None else given & set(attrs)
         omitted = [name for name in self.attributes if name not in named]
@@ -136,10 +134,7 @@ class _AbstractExecutor(abc.ABC):
         ``source`` says where the value came from, e.g. ``" (set in [executors.x] of ...)"``.
         """
         if name not in cls.attributes:
-            raise ExecutorError(
-                f"{cls._label()} has no setting {name!r}{source}; "
-                f"its settings are: {', '.join(sorted(cls.attributes)) or '(none)'}"
-            )
+            raise cls._no_setting(name, source)
         _check_type(cls._label(), name, value, cls.attributes[name][0], source)
 
     @classmethod
@@ -164,6 +159,12 @@ class _AbstractExecutor(abc.ABC):
         types = cls.attributes[name][0]
         return (f"{cls._label()} needs setting {name!r} ({_type_names(types)}), which has no default: "
                 f"pass it, e.g. {cls.__name__}({name}=...), or set it in {where}")
+
+    @classmethod
+    def _no_setting(cls, name: str, source: str = "") -> ExecutorError:
+        """The error for a setting this executor does not have: its settings, and the close one."""
+        return ExecutorError(f"{cls._label()} has no setting {name!r}{source}; "
+                             + choices_hint(name, sorted(cls.attributes), "its settings are"))
 
     @classmethod
     def _label(cls) -> str:
@@ -195,10 +196,7 @@ class _AbstractExecutor(abc.ABC):
             raise ExecutorError(f"{cls._label()}: spec 'attrs' must be an object, not {type(attrs).__name__}")
         unknown = sorted(set(attrs) - set(cls.attributes))
         if unknown:
-            raise ExecutorError(
-                f"{cls._label()} has no setting {unknown[0]!r}; "
-                f"its settings are: {', '.join(sorted(cls.attributes)) or '(none)'}"
-            )
+            raise cls._no_setting(unknown[0])
         return cls(**attrs)
 
     def __repr__(self) -> str:

@@ -86,6 +86,16 @@ def test_from_spec_checks_name_and_settings() -> None:
         LocalExecutor.from_spec({"name": "local", "attrs": {"bogus": 1}})
 
 
+def test_a_setting_it_does_not_have_is_answered_with_its_settings_and_the_close_one() -> None:
+    with pytest.raises(ExecutorError) as info:
+        LocalExecutor.from_spec({"name": "local", "attrs": {"work_dir": "w"}})
+    assert str(info.value) == ("executor 'local' has no setting 'work_dir'; its settings are: "
+                               "create_unique_workdir, workdir; did you mean 'workdir'?")
+    with pytest.raises(ExecutorError) as info:
+        LocalExecutor.from_spec({"name": "local", "attrs": {"bogus": 1}})
+    assert str(info.value).endswith("its settings are: create_unique_workdir, workdir")
+
+
 def test_run_is_required() -> None:
     class NoRun(BaseExecutor):
         short_name: ClassVar[str] = "norun"
