@@ -128,7 +128,8 @@ def start_jupyter(root: Path, extra_args: tuple[str, ...] = (), extension: bool 
                   env_extra: dict[str, str] | None = None, timeout: float = START_TIMEOUT) -> JupyterServer:
     """Start ``jupyter server`` with everything under ``root``; returns once ``/api/status`` answers.
 
-    ``extension``: enable covalent-nb's extension on the command line.
+    ``extension``: enable covalent-nb's extension on the command line, or (False) disable it
+    there, since an install enables it for the whole environment.
     ``extra_args``: more command-line options (``--CovalentNB.dispatcher_url=...``).
     ``env_extra``: more environment for the server and its kernels.
     """
@@ -139,8 +140,8 @@ def start_jupyter(root: Path, extra_args: tuple[str, ...] = (), extension: bool 
     args = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={root / 'notebooks'}", f"--IdentityProvider.token={token}"]
-    if extension:
-        args.append(f"--ServerApp.jpserver_extensions={{'{EXTENSION}': True}}")
+    enabled = "True" if extension else "False"
+    args.append(f"--ServerApp.jpserver_extensions={{'{EXTENSION}': {enabled}}}")
     args.extend(extra_args)
     log_path = root / "jupyter_server.log"
     with open(log_path, "wb") as log:
