@@ -7,6 +7,7 @@ import warnings
 from typing import Any, Callable
 
 from covalent_nb._status import TERMINAL, Status
+from covalent_nb._suggest import choices_hint
 from covalent_nb.result import Result
 
 from .connect import connection
@@ -116,8 +117,24 @@ def redispatch(dispatch_id: str, replace_electrons: dict[str, Any] | None = None
         previous = Result(conn.get_json(f"dispatches/{dispatch_id}"), conn)
         if not args and not kwargs:
             args, kwargs = previous.input_args, previous.input_kwargs
+        _warn_of_unknown_replacements(previous, replace_electrons or {})
         manifest, blobs = _build(previous.lattice, tuple(args), dict(kwargs), replace_electrons)
         manifest["redispatch_of"] = dispatch_id
         manifest["reuse_previous_results"] = bool(reuse_previous_results)
         return _submit(conn, manifest, blobs)
     return submit
+
+
+def _warn_of_unknown_replacements(previous: Result, replace_electrons: dict[str, Any]) -> None:
+    """Warn of names in ``replace_electrons`` that the previous dispatch called no electron by.
+
+    A warning, not an error: with other inputs the workflow may call an electron it did not call before.
+    """
+    called = list(dict.fromkeys(node["name"] for node in previous._view["nodes"]
+                                if node["kind"] in ("electron", "sublattice")))
+    for name in replace_electrons:
+        if isinstance(name, str) and name not in called:
+            # stacklevel 3: the line that called redispatch(...)(...) (1 is this function, 2 is submit)
+            warnings.warn(f"redispatch of {previous.dispatch_id}: replace_electrons names {name!r}, which that "
+                          f"dispatch called no electron by; it is replaced only if the workflow calls it; "
+                          f"{choices_hint(name, called, 'its electrons')}", UserWarning, stacklevel=3)
