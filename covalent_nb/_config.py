@@ -53,11 +53,13 @@ CONFIG_FILE_NAME = "covalent.conf"
 
 DEFAULTS: dict[str, Any] = {
     "dispatcher": {"address": "localhost", "port": 48008, "token": ""},
-    "server": {"workers": 0, "max_payload_mb": 512, "data_dir": ""},
+    "server": {"workers": 0, "max_payload_mb": 512, "data_dir": "", "cluster_start": "eager",
+               "cluster_idle_minutes": 30.0},
     "dask": {"scheduler_address": ""},
     "executors": {},
 }
-"""The configuration when the config file says nothing (``workers = 0``: one per core)."""
+"""The configuration when the config file says nothing (``workers = 0``: one per core;
+``cluster_start``: "eager" or "lazy"; ``cluster_idle_minutes = 0``: never close the idle cluster)."""
 
 _ADDRESS_EXAMPLE = 'e.g. "localhost:48008", "http://10.0.0.5:48008" or "[::1]:48008"'
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")

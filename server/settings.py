@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ServerSettings"]
+from covalent_nb.errors import ConfigError
+
+__all__ = ["CLUSTER_STARTS", "ServerSettings"]
+
+CLUSTER_STARTS = ("eager", "lazy")
+"""``eager``: the local Dask cluster starts with the server; ``lazy``: when a task first needs it."""
 
 
 @dataclasses.dataclass
@@ -16,7 +23,10 @@ class ServerSettings:
     ``workers`` is the size of the local Dask cluster (0: one per core);
     ``scheduler_address`` points at an existing Dask cluster instead;
     ``cluster=False`` starts no local cluster (tasks need an explicit executor
-    or a scheduler address).
+    or a scheduler address). ``cluster_start`` says when the cluster starts
+    (see :data:`CLUSTER_STARTS`; eager never delays the server's own start);
+    ``cluster_idle_minutes`` closes the local cluster after that long without
+    a task, to give its memory back (0: never); the next task starts it again.
     """
 
     data_dir: Path
@@ -28,6 +38,13 @@ class ServerSettings:
     max_payload_bytes: int = 512 * 1024 * 1024
     spill_threshold: int = 1024 * 1024
     executors: dict = dataclasses.field(default_factory=dict)
+    cluster_start: str = "eager"
+    cluster_idle_minutes: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.cluster_start not in CLUSTER_STARTS:
+            raise ConfigError(f"server.cluster_start must be 'eager' or 'lazy'; got {self.cluster_start!r}")
+        self.cluster_idle_minutes = _minutes(self.cluster_idle_minutes)
 
     @property
     def worker_count(self) -> int:
@@ -41,7 +58,7 @@ class ServerSettings:
 
         conf = _config.get_config()
         server = conf.get("server", {})
-        settings = cls(
+        values: dict[str, Any] = dict(
             data_dir=_config.data_dir(),
             address=conf["dispatcher"].get("address", "localhost"),
             port=int(conf["dispatcher"].get("port", 48008)),
@@ -49,8 +66,22 @@ class ServerSettings:
             scheduler_address=conf.get("dask", {}).get("scheduler_address", ""),
             max_payload_bytes=int(float(server.get("max_payload_mb", 512)) * 1024 * 1024),
             executors=dict(conf.get("executors", {})),
+            cluster_start=server.get("cluster_start", "eager"),
+            cluster_idle_minutes=server.get("cluster_idle_minutes", 30.0),
         )
         for name, value in overrides.items():
             if value is not None:
-                setattr(settings, name, Path(value) if name == "data_dir" else value)
-        return settings
+                values[name] = Path(value) if name == "data_dir" else value
+        return cls(**values)
+
+
+def _minutes(value: object) -> float:
+    """``server.cluster_idle_minutes`` as a number of minutes, 0 or more (fractions allowed)."""
+    try:
+        minutes = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        minutes = math.nan
+    if not math.isfinite(minutes) or minutes < 0:
+        raise ConfigError("server.cluster_idle_minutes must be a number of minutes, 0 (never close the "
+                          f"idle cluster) or more, e.g. 30 or 0.5; got {value!r}")
+    return minutes
