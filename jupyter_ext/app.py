@@ -63,6 +63,14 @@ class CovalentNB(ExtensionApp):
         "Where the local dispatcher keeps its database and payloads; default: the covalent-nb data "
         "dir's 'jupyter' folder (a standalone server keeps its own)."))
     workers = Int(0, config=True, help="Local Dask worker processes (0: the config's server.workers, else one per core).")
+    cluster_start = Enum(["eager", "lazy"], None, allow_none=True, config=True, help=(
+        "When the local Dask cluster starts: 'eager', in the background as the server starts (never "
+        "delaying it), so that the first dispatch finds it ready; 'lazy', when a task first needs it. "
+        "Default: the config's server.cluster_start, else 'eager'."))
+    cluster_idle_minutes = Float(None, allow_none=True, config=True, help=(
+        "Close the local Dask cluster after this many minutes without a task, to give its memory back "
+        "(fractions allowed; 0: never); the next task starts it again. Default: the config's "
+        "server.cluster_idle_minutes, else 30."))
     shutdown_policy = Enum(["resume", "finish", "cancel"], "resume", config=True, help=(
         "What happens to running dispatches when the Jupyter server stops: 'resume' stops at once and "
         "they continue at the next start; 'finish' waits up to shutdown_timeout for them to end first; "
@@ -94,7 +102,9 @@ class CovalentNB(ExtensionApp):
 
         data_dir = self._data_dir = Path(self.data_dir) if self.data_dir else _config.data_dir() / "jupyter"
         try:
-            settings = ServerSettings.from_config(data_dir=data_dir, workers=self.workers or None)
+            settings = ServerSettings.from_config(data_dir=data_dir, workers=self.workers or None,
+                                                  cluster_start=self.cluster_start,
+                                                  cluster_idle_minutes=self.cluster_idle_minutes)
             self._dispatcher_token = ensure_token(data_dir)  # accepted beside Jupyter's auth (handlers.py)
             self.service = DispatcherService(settings)
         except DataDirBusy:

@@ -20,6 +20,8 @@ from typing import Any
 import tornado.httpserver
 import tornado.web
 
+from covalent_nb.errors import ConfigError
+
 from .auth import Authenticate, ensure_token, token_authenticator
 from .data_lock import DataDirBusy, DataDirLock
 from .dispatcher import Dispatcher
@@ -44,7 +46,13 @@ class DispatcherService:
         self.dispatcher = Dispatcher(settings, self.store, self.hub)
 
     async def start(self) -> None:
-        """Resume the dispatches that were running when the service last stopped."""
+        """Start the Dask cluster in the background (when eager), watch it idle, and resume the
+        dispatches that were running when the service last stopped. Never waits for the cluster."""
+        clusters = self.dispatcher.clusters
+        if self.settings.cluster_start == "eager":
+            clusters.start_in_background()
+        clusters.close_when_idle(self.settings.cluster_idle_minutes * 60,
+                                 busy=lambda: bool(self.dispatcher.runs))
         resumed = await self.dispatcher.resume_unfinished()
         if resumed:
             log.info("resumed %d unfinished dispatch(es)", len(resumed))
@@ -122,8 +130,12 @@ def serve(address: str | None = None, port: int | None = None, workers: int | No
           cluster: bool = True, data_dir: str | Path | None = None) -> int:
     """Run the dispatcher in the foreground until SIGTERM or SIGINT; returns an exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = ServerSettings.from_config(address=address, port=port, workers=workers,
-                                          data_dir=data_dir)
+    try:
+        settings = ServerSettings.from_config(address=address, port=port, workers=workers,
+                                              data_dir=data_dir)
+    except ConfigError as exc:
+        print(f"covalent-nb: {exc}", file=sys.stderr)
+        return 1
     settings.cluster = cluster
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return asyncio.run(_serve(settings))

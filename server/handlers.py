@@ -109,10 +109,11 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
 
 
 class HealthHandler(ApiHandler):
-    """``GET health``: the server is up and the token is right."""
+    """``GET health``: the server is up and the token is right; ``cluster``: its default Dask cluster."""
 
     def get(self) -> None:
-        self.write_json({"status": "ok", "version": __version__})
+        self.write_json({"status": "ok", "version": __version__,
+                         "cluster": self.service.dispatcher.clusters.status()})
 
 
 DRAIN_BYTES = 16 * 1024 * 1024
