@@ -1,9 +1,9 @@
 """Status changes, written before they are announced.
 
 Every change of a running dispatch goes through :class:`StateWriter`: it is
-checked against the state machine, written to the store inside one
-transaction per event-loop turn (many task completions, one commit), and its
-event is published only after that transaction commits.
+checked against the state machine, written to the store inside the turn's
+transaction (many task completions, one commit: see the store's transaction
+discipline), and its event is published only after that transaction commits.
 """
 
 from __future__ import annotations
@@ -28,21 +28,26 @@ class StateWriter:
     def __init__(self, store: ResultStore, hub: EventHub) -> None:
         self.store = store
         self.hub = hub
-        self._in_tx = False
+        self._scheduled = False
         self._events: list[dict[str, Any]] = []
 
     def begin(self) -> None:
-        """Open this turn's transaction (committed by :meth:`flush`, scheduled at once)."""
-        if not self._in_tx:
-            self.store.db.execute("BEGIN")
-            self._in_tx = True
+        """Join this turn's transaction (committed by :meth:`flush`, scheduled at once)."""
+        self.store.join()
+        if not self._scheduled:
+            self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Commit pending state changes, then publish their events."""
-        if self._in_tx:
-            self.store.db.execute("COMMIT")
-            self._in_tx = False
+        """Commit pending state changes, then publish their events.
+
+        Called inside a store transaction block, it commits nothing and
+        publishes nothing: it runs again on the next turn.
+        """
+        if not self.store.commit_turn():
+            asyncio.get_running_loop().call_soon(self.flush)
+            return
+        self._scheduled = False
         events, self._events = self._events, []
         for event in events:
             self.hub.publish(event)
