@@ -28,9 +28,13 @@ from covalent_nb.executor.time_limit import time_limit_failure
 
 from .cluster import DaskClusters
 from .events import EventHub
-from .manifest_check import ExecutorSettingsError, ManifestError, check_manifest, topological_order
+from .gc_pauses import CollectorPauses
+from .json_body import dumps_in_pieces, parse_json
+from .manifest_check import (CheckedManifest, ExecutorSettingsError, ManifestError, check_manifest,
+                             check_payloads_present, check_structure, topological_order)
 from .run_state import DispatchRun, NodeRun
 from .settings import ServerSettings
+from .slices import SLICE, SliceClock, Steps, run_sliced, run_through
 from .state_writer import StateWriter
 from .store import ResultStore
 from .task_frames import TaskFrameBuilder
@@ -42,6 +46,10 @@ log = logging.getLogger(__name__)
 
 EXECUTOR_GRACE_SECONDS = 30.0
 """How long past a task's time limit the server waits for a non-Dask executor to report."""
+NODE_ROWS_PER_WRITE = 5 * SLICE
+"""Tasks of a big dispatch stored in one short transaction."""
+BIG_BODY_BYTES = 256 * 1024
+"""A dispatch's body larger than this is created in slices (see :meth:`Dispatcher.create_sliced`)."""
 
 
 class DispatchNotFound(KeyError):
@@ -74,6 +82,7 @@ class Dispatcher:
         self.runs: dict[str, DispatchRun] = {}
         self.writer = StateWriter(store, hub)
         self._background: set[asyncio.Task] = set()
+        self.pauses = CollectorPauses()
         self._dask_cancels: list[Any] = []
 
     def _spawn(self, coro: Any) -> asyncio.Task:
@@ -96,7 +105,36 @@ class Dispatcher:
         names an executor this server offers with settings it cannot take.
         """
         checked = check_manifest(manifest, self.store.blobs.has)
-        warnings = self._check_executors(manifest)
+        return run_through(self._create(owner, checked, parent))
+
+    async def create_sliced(self, owner: str, body: bytes) -> Created:
+        """:meth:`create` from a request's body: a big one never holds the event loop for long.
+
+        A body over BIG_BODY_BYTES is parsed, checked and made the JSON text
+        for the store in a worker thread; the payloads it names are looked up,
+        its tasks stored and its run state built a slice at a time
+        (server/slices.py), with the garbage collector kept from long pauses
+        (server/gc_pauses.py). Raises JsonBodyError when the body is not JSON
+        the API takes, else as :meth:`create`.
+        """
+        if len(body) <= BIG_BODY_BYTES:
+            return self.create(owner, parse_json(body))
+        with self.pauses.building():
+            checked, text = await asyncio.to_thread(_parse_check_encode, body)
+            missing = list(checked.missing)
+            for start in range(0, len(missing), SLICE):
+                check_payloads_present(checked, self.store.blobs.has, missing[start:start + SLICE])
+                await asyncio.sleep(0)
+            created = await run_sliced(self._create(owner, checked, None, text))
+            if len(checked.manifest["nodes"]) > SLICE:
+                self.pauses.keep(created.dispatch_id)
+        return created
+
+    def _create(self, owner: str, checked: CheckedManifest, parent: tuple[str, int] | None,
+                text: str | None = None) -> Steps[Created]:
+        """Store a checked dispatch and start it (a sliced loop); ``text``: its manifest's JSON, when made."""
+        manifest = checked.manifest
+        warnings = yield from self._check_executors(manifest)
         redispatch_of = manifest.get("redispatch_of")
         if redispatch_of is not None:
             previous = self.store.get_dispatch(str(redispatch_of))
@@ -113,11 +151,23 @@ class Dispatcher:
                   "parent_node": parent[1] if parent else None,
                   "redispatch_of": redispatch_of, "node_count": len(rows)}
         self.flush()
-        with self.store.transaction(durable=True):
-            for key, data in checked.inline_blobs.items():
-                self.store.blobs.put(key, data)
-            self.store.insert_dispatch(record, manifest, rows, checked.blob_keys)
-        run = DispatchRun(dispatch_id, owner, manifest, checked.order, self.executors.resolve)
+        early = rows if len(rows) > SLICE else []  # a big dispatch's tasks: stored first, in slices
+        try:
+            for start in range(0, len(early), NODE_ROWS_PER_WRITE):
+                with self.store.transaction():
+                    self.store.insert_nodes(dispatch_id, early[start:start + NODE_ROWS_PER_WRITE])
+                yield
+            with self.store.transaction(durable=True):
+                for key, data in checked.inline_blobs.items():
+                    self.store.blobs.put(key, data)
+                self.store.insert_dispatch(record, manifest if text is None else text, [] if early else rows,
+                                           checked.blob_keys)
+        except Exception:
+            if early:
+                with self.store.transaction():
+                    self.store.drop_creation(dispatch_id)
+            raise
+        run = yield from DispatchRun.in_slices(dispatch_id, owner, manifest, checked.order, self.executors.resolve)
         run.parent = parent
         self.runs[dispatch_id] = run
         reuse = None
@@ -126,8 +176,8 @@ class Dispatcher:
         self._spawn(self._start(run, reuse))
         return Created(dispatch_id, warnings)
 
-    def _check_executors(self, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-        """Resolve every task's executor now; warnings for the names this server does not offer.
+    def _check_executors(self, manifest: dict[str, Any]) -> Steps[list[dict[str, Any]]]:
+        """Resolve every task's executor now; warnings for the names this server does not offer (a sliced loop).
 
         Settings missing or of the wrong type for an executor the server offers
         refuse the dispatch (ExecutorSettingsError naming the task). A name it
@@ -137,7 +187,10 @@ class Dispatcher:
         specs = [(node, node.get("executor") or lattice_executor) for node in manifest["nodes"]]
         unknown = self.executors.unknown_names(spec["name"] for _, spec in specs if spec)
         named_by: dict[str, list[tuple[str, int]]] = {}
+        clock = SliceClock()
         for node, spec in specs:
+            if clock.ends():
+                yield
             if spec and spec["name"] in unknown:
                 if node["kind"] != "parameter":  # a parameter never runs on its executor
                     named_by.setdefault(spec["name"], []).append((node["name"], node["id"]))
@@ -162,10 +215,23 @@ class Dispatcher:
         return warnings
 
     async def _start(self, run: DispatchRun, reuse: dict[str, dict[str, Any]] | None = None) -> None:
+        """Start a dispatch's tasks; one whose start fails ends FAILED with the error, never stays RUNNING."""
+        try:
+            await self._start_tasks(run, reuse)
+        except Exception as exc:
+            log.error("dispatch %s could not start", run.id, exc_info=True)
+            if run.status not in TERMINAL:
+                self._fail_all(run, f"the dispatch could not start: {type(exc).__name__}: {exc}")
+
+    async def _start_tasks(self, run: DispatchRun, reuse: dict[str, dict[str, Any]] | None) -> None:
+        """Complete the parameters (and reused tasks), then submit every task that can go (sliced loops)."""
         now = time.time()
+        clock = SliceClock()
         if run.status == Status.NEW_OBJECT:
             self.writer.set_dispatch(run, Status.RUNNING, start_time=now)
         for nid in run.order:
+            if clock.ends():
+                await asyncio.sleep(0)
             node = run.nodes[nid]
             if node.status != Status.NEW_OBJECT or node.dead:
                 continue
@@ -176,6 +242,8 @@ class Dispatcher:
             elif reuse and node.spec.get("fingerprint") in reuse:
                 self._reuse(run, node, reuse[node.spec["fingerprint"]])
         for node in run.nodes.values():
+            if clock.ends():
+                await asyncio.sleep(0)
             node.waiting = sum(1 for pid, _ in node.inputs if run.nodes[pid].status != Status.COMPLETED)
         for address in {n.executor["attrs"].get("scheduler_address") for n in run.nodes.values()
                         if n.is_dask and not n.finished}:
@@ -185,6 +253,8 @@ class Dispatcher:
                 self._fail_all(run, f"cannot reach the Dask cluster {address or '(local)'}: {exc}")
                 return
         for nid in run.order:
+            if clock.ends():
+                await asyncio.sleep(0)
             self._try_submit(run, run.nodes[nid])
         self._check_finished(run)
 
@@ -387,6 +457,7 @@ class Dispatcher:
             output = run.nodes[run.output]
             self.writer.set_dispatch(run, Status.COMPLETED, end_time=now, output_key=output.output_key)
         self.runs.pop(run.id, None)
+        self.pauses.ended(run.id)
         if run.parent is not None:
             self._sublattice_finished(run)
 
@@ -520,6 +591,14 @@ def _with_retries(node: NodeRun, stderr: str) -> str:
     notes = [f"[covalent-nb] attempt {i} of {node.retries + 1} failed and was retried: {error}"
              for i, error in enumerate(node.failures, 1)]
     return "\n".join(notes) + "\n" + (stderr or "")
+
+
+def _parse_check_encode(body: bytes) -> tuple[CheckedManifest, str]:
+    """The manifest in ``body``, checked (but for the payloads it did not send), and its JSON text
+    for the store, its inline payloads left out. Runs in a worker thread."""
+    checked = check_structure(parse_json(body))
+    checked.manifest.pop("blobs", None)
+    return checked, dumps_in_pieces(checked.manifest)
 
 
 def _log_crash(task: asyncio.Task) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import tornado.web
 import tornado.websocket
@@ -20,6 +20,9 @@ from covalent_nb._status import TERMINAL, Status
 
 from .blobs import BlobUpload
 from .dispatcher import DispatchNotFound, ManifestError
+from .json_body import JsonBodyError, parse_json
+from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_seconds,
+                         parse_statuses)
 from .views import dispatch_view
 
 __all__ = ["api_handlers"]
@@ -29,6 +32,7 @@ MAX_BATCH_KEYS = 1000
 """Payload keys one ``POST dispatches/{id}/payloads`` may ask for."""
 BATCH_BYTES = 32 * 1024 * 1024
 """Bytes of payloads one batch answer carries at most; the rest are named under ``omitted``."""
+T = TypeVar("T")
 
 
 class _Auth:
@@ -102,10 +106,19 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
         return size
 
     def json_body(self) -> Any:
+        """The body as JSON (None when empty); 400 unless it is JSON nested at most MAX_DEPTH levels deep."""
         try:
-            return json.loads(self.request.body or b"null")
-        except ValueError as exc:
+            return parse_json(self.request.body)
+        except JsonBodyError as exc:
             self.fail(400, f"the request body is not valid JSON: {exc}")
+
+    def query_arg(self, name: str, parse: Callable[[Any], T], many: bool = False) -> T:
+        """Query parameter ``name`` read by ``parse`` (from server/query_args.py; its text, None when
+        absent, or with ``many`` the list of every value); 400 saying what it may be when it is wrong."""
+        try:
+            return parse(self.get_query_arguments(name) if many else self.get_query_argument(name, None))
+        except QueryArgError as exc:
+            self.fail(400, f"query parameter {name!r} {exc}")
 
 
 class HealthHandler(ApiHandler):
@@ -248,11 +261,12 @@ class DispatchesHandler(StreamedBodyHandler):
             self.fail(413, "dispatch larger than the server's payload limit")
         self._chunks.append(chunk)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         self.request.body = b"".join(self._chunks)
-        manifest = self.json_body()
         try:
-            created = self.service.dispatcher.create(self.owner, manifest)
+            created = await self.service.dispatcher.create_sliced(self.owner, self.request.body)
+        except JsonBodyError as exc:
+            self.fail(400, f"the request body is not valid JSON: {exc}")
         except ManifestError as exc:
             self.fail(400, f"{exc.lead}: {exc}")
         except DispatchNotFound as exc:
@@ -260,21 +274,26 @@ class DispatchesHandler(StreamedBodyHandler):
         self.write_json({"dispatch_id": created.dispatch_id, "warnings": created.warnings}, status=201)
 
     def get(self) -> None:
-        limit = int(self.get_query_argument("limit", "100"))
+        limit = self.query_arg("limit", parse_limit)
+        before = self.query_arg("before", parse_cursor)
+        statuses = self.query_arg("status", parse_statuses, many=True)
         self.service.dispatcher.flush()
-        items = self.service.store.list_dispatches(self.owner, limit=limit)
-        self.write_json({"dispatches": items})
+        items = self.service.store.list_dispatches(self.owner, limit=limit + 1, before=before, statuses=statuses)
+        more, items = len(items) > limit, items[:limit]
+        self.write_json({"dispatches": items,
+                         "next": make_cursor(items[-1]["created"], items[-1]["id"]) if more else None})
 
 
 class DispatchHandler(ApiHandler):
     """``GET dispatches/{id}``: its state (``?status_only=1``: id and status)."""
 
     def get(self, dispatch_id: str) -> None:
+        status_only = self.query_arg("status_only", parse_flag)
+        inline = self.query_arg("inline_output", parse_flag)
         record = self.owned_record(dispatch_id)
-        if self.get_query_argument("status_only", "0") in ("1", "true"):
+        if status_only:
             self.write_json({"id": dispatch_id, "status": record["status"]})
             return
-        inline = self.get_query_argument("inline_output", "0") in ("1", "true")
         self.write_json(dispatch_view(self.service.store, record, inline_output=inline))
 
 
@@ -282,11 +301,9 @@ class WaitHandler(ApiHandler):
     """``GET dispatches/{id}/wait?timeout=S``: long-poll until the dispatch ends."""
 
     async def get(self, dispatch_id: str) -> None:
+        timeout = self.query_arg("timeout", lambda text: parse_seconds(text, 30.0, MAX_WAIT_SECONDS))
+        inline = self.query_arg("inline_output", lambda text: parse_flag(text, True))
         record = self.owned_record(dispatch_id)
-        try:
-            timeout = min(float(self.get_query_argument("timeout", "30")), MAX_WAIT_SECONDS)
-        except ValueError:
-            self.fail(400, "timeout must be a number of seconds")
         if Status(record["status"]) not in TERMINAL:
             waiter = self.service.hub.wait_terminal(dispatch_id)
             try:
@@ -294,7 +311,6 @@ class WaitHandler(ApiHandler):
             except asyncio.TimeoutError:
                 pass
             record = self.owned_record(dispatch_id)
-        inline = self.get_query_argument("inline_output", "1") in ("1", "true")
         self.write_json(dispatch_view(self.service.store, record, inline_output=inline))
 
 
@@ -305,7 +321,7 @@ class CancelHandler(ApiHandler):
         self.owned_record(dispatch_id)
         body = self.json_body() or {}
         task_ids = body.get("task_ids") if isinstance(body, dict) else None
-        if task_ids is not None and not (isinstance(task_ids, list) and all(isinstance(t, int) for t in task_ids)):
+        if task_ids is not None and not (isinstance(task_ids, list) and all(type(t) is int for t in task_ids)):
             self.fail(400, "task_ids must be a list of integer node ids")
         try:
             outcome = self.service.dispatcher.cancel(self.owner, dispatch_id, task_ids)

@@ -6,6 +6,8 @@ from typing import Any
 
 from covalent_nb._status import TERMINAL, Status
 
+from .slices import SliceClock, Steps, run_through
+
 __all__ = ["NodeRun", "DispatchRun"]
 
 
@@ -104,18 +106,35 @@ class DispatchRun:
 
     def __init__(self, dispatch_id: str, owner: str, manifest: dict[str, Any], order: list[int],
                  resolve_executor: Any) -> None:
+        run_through(self._fill(dispatch_id, owner, manifest, order, resolve_executor))
+
+    @classmethod
+    def in_slices(cls, dispatch_id: str, owner: str, manifest: dict[str, Any], order: list[int],
+                  resolve_executor: Any) -> Steps["DispatchRun"]:
+        """The run, built a slice of tasks at a time (see server/slices.py)."""
+        run = cls.__new__(cls)
+        yield from run._fill(dispatch_id, owner, manifest, order, resolve_executor)
+        return run
+
+    def _fill(self, dispatch_id: str, owner: str, manifest: dict[str, Any], order: list[int],
+              resolve_executor: Any) -> Steps[None]:
         self.id = dispatch_id
         self.owner = owner
         self.name: str = manifest["name"]
         self.lattice_executor = manifest["lattice"].get("executor")
         self.nodes: dict[int, NodeRun] = {}
+        clock = SliceClock()
         for spec in manifest["nodes"]:
             executor = resolve_executor(spec.get("executor") or self.lattice_executor)
             self.nodes[spec["id"]] = NodeRun(spec, executor)
+            if clock.ends():
+                yield
         for edge in manifest.get("edges", []):
             child = self.nodes[edge["target"]]
             child.inputs.append((edge["source"], edge["param"]))
             self.nodes[edge["source"]].children.append(edge["target"])
+            if clock.ends():
+                yield
         self.order = order
         self.output: int = manifest["output"]
         self.unfinished = len(self.nodes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import urllib.parse
 from typing import Any
 
 from IPython.core import magic_arguments
@@ -133,7 +134,16 @@ class CovalentMagics(Magics):
         from covalent_nb.client.connect import connection
 
         limit = max(1, args.limit)
-        dispatches = connection(args.addr).get_json(f"dispatches?limit={limit}")["dispatches"]
+        conn = connection(args.addr)
+        dispatches: list[dict[str, Any]] = []
+        cursor = None
+        while len(dispatches) < limit:  # the server answers a page of at most 1000; its 'next' asks for more
+            query = f"dispatches?limit={limit - len(dispatches)}"
+            page = conn.get_json(query + (f"&before={urllib.parse.quote(cursor)}" if cursor else ""))
+            dispatches += page["dispatches"]
+            cursor = page.get("next")
+            if not cursor:
+                break
         if not dispatches:
             print("No dispatches yet.")
             return

@@ -1,0 +1,61 @@
+"""Keeps the cyclic garbage collector from holding the event loop for long while big dispatches live.
+
+A full collection of CPython's collector scans every container object it
+tracks. With a dispatch of 50,000 tasks in memory (its parsed manifest and its
+run state: about a million objects) one scan takes 100-200 ms on the event
+loop's thread (or on a worker thread, which holds the GIL meanwhile), and
+building those objects triggers several. So:
+
+- while a big dispatch is built (:meth:`CollectorPauses.building`: its body
+  parsed, checked, stored, its run state made), automatic collections wait;
+- once it is built, every object then alive is frozen out of the collector's
+  scans (``gc.freeze``). Frozen objects are still freed as soon as nothing
+  refers to them; only a reference cycle among them waits for
+  ``gc.unfreeze``, which comes when the last big dispatch has ended
+  (:meth:`CollectorPauses.ended`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from typing import Iterator
+
+__all__ = ["CollectorPauses"]
+
+
+class CollectorPauses:
+    """Collections deferred while big dispatches are built; their objects frozen while they run."""
+
+    def __init__(self) -> None:
+        self._building = 0
+        self._was_enabled = True
+        self._alive: set[str] = set()
+
+    @contextlib.contextmanager
+    def building(self) -> Iterator[None]:
+        """No automatic collection inside; afterwards, objects alive are frozen if a big dispatch was kept."""
+        if self._building == 0:
+            self._was_enabled = gc.isenabled()
+            gc.disable()
+        self._building += 1
+        try:
+            yield
+        finally:
+            self._building -= 1
+            if self._building == 0:
+                if self._alive:
+                    gc.freeze()
+                if self._was_enabled:
+                    gc.enable()
+
+    def keep(self, dispatch_id: str) -> None:
+        """A big dispatch was built (call inside :meth:`building`): freeze its objects until it ends."""
+        self._alive.add(dispatch_id)
+
+    def ended(self, dispatch_id: str) -> None:
+        """A dispatch ended; after the last big one, frozen objects return to the collector."""
+        if dispatch_id in self._alive:
+            self._alive.discard(dispatch_id)
+            if not self._alive and not self._building:
+                gc.unfreeze()
