@@ -44,6 +44,8 @@ def main() -> None:
     try:
         manifest, payloads = big_manifest(parameters=opts.nodes - opts.tasks, tasks=opts.tasks, fan_in=9)
         upload(running, payloads)
+        wait_for(lambda: raw_request(running, "GET", "health")[1]["cluster"]["state"] == "ready",
+                 "the Dask cluster starting", timeout=120)  # its start is not what is measured
         body = json.dumps(manifest).encode()
         with HealthPoller(running.address, running.port, running.token, every=0.01) as idle:
             time.sleep(1.0)

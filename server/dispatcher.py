@@ -34,7 +34,7 @@ from .manifest_check import (CheckedManifest, ExecutorSettingsError, ManifestErr
                              check_payloads_present, check_structure, topological_order)
 from .run_state import DispatchRun, NodeRun
 from .settings import ServerSettings
-from .slices import SLICE, SliceClock, Steps, run_sliced, run_through
+from .slices import SLICE, SliceClock, Steps, pause, run_sliced, run_through
 from .state_writer import StateWriter
 from .store import ResultStore
 from .task_frames import TaskFrameBuilder
@@ -124,7 +124,7 @@ class Dispatcher:
             missing = list(checked.missing)
             for start in range(0, len(missing), SLICE):
                 check_payloads_present(checked, self.store.blobs.has, missing[start:start + SLICE])
-                await asyncio.sleep(0)
+                await pause()
             created = await run_sliced(self._create(owner, checked, None, text))
             if len(checked.manifest["nodes"]) > SLICE:
                 self.pauses.keep(created.dispatch_id)
@@ -231,7 +231,7 @@ class Dispatcher:
             self.writer.set_dispatch(run, Status.RUNNING, start_time=now)
         for nid in run.order:
             if clock.ends():
-                await asyncio.sleep(0)
+                await pause()
             node = run.nodes[nid]
             if node.status != Status.NEW_OBJECT or node.dead:
                 continue
@@ -243,7 +243,7 @@ class Dispatcher:
                 self._reuse(run, node, reuse[node.spec["fingerprint"]])
         for node in run.nodes.values():
             if clock.ends():
-                await asyncio.sleep(0)
+                await pause()
             node.waiting = sum(1 for pid, _ in node.inputs if run.nodes[pid].status != Status.COMPLETED)
         for address in {n.executor["attrs"].get("scheduler_address") for n in run.nodes.values()
                         if n.is_dask and not n.finished}:
@@ -254,7 +254,7 @@ class Dispatcher:
                 return
         for nid in run.order:
             if clock.ends():
-                await asyncio.sleep(0)
+                await pause()
             self._try_submit(run, run.nodes[nid])
         self._check_finished(run)
 

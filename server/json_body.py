@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Iterator
 
 __all__ = ["JsonBodyError", "MAX_DEPTH", "MAX_INT_DIGITS", "dumps_in_pieces", "json_depth_exceeds", "parse_json"]
 
@@ -32,7 +32,7 @@ MAX_INT_DIGITS = 40
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 _PIECES_FROM = 100
 """A top-level list of more items than this is encoded an item at a time."""
-_PIECE = 64 * 1024
+_PIECE = 256 * 1024
 # Everything but brackets and quotes, dropped before the depth is measured.
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 # Opening and closing brackets of either kind become one kind: only the depth matters here.
@@ -51,12 +51,11 @@ def json_depth_exceeds(data: bytes, max_depth: int = MAX_DEPTH) -> bool:
     """
     if data.count(b"[") + data.count(b"{") <= max_depth:
         return False
-    # Escapes first: a pair of backslashes, then an escaped quote, are no string delimiters.
-    text = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
     outside, in_string = [], False
-    for start in range(0, len(text), _PIECE):  # pieces: each C call short, the GIL handed back between
-        parts = text[start:start + _PIECE].split(b'"')
-        outside += parts[1 if in_string else 0::2]
+    for piece in _pieces(data):  # each C call short: the GIL changes hands between them
+        # Escapes first: a pair of backslashes, then an escaped quote, are no string delimiters.
+        parts = piece.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE).split(b'"')
+        outside.append(b"".join(parts[1 if in_string else 0::2]))
         in_string ^= len(parts) % 2 == 0  # an odd number of quotes in the piece
     text = b"".join(outside).translate(_ONE_BRACKET)  # outside strings: brackets only
     # Each pass removes the innermost level; a text still holding a pair after max_depth
@@ -67,6 +66,18 @@ def json_depth_exceeds(data: bytes, max_depth: int = MAX_DEPTH) -> bool:
             return False
         text = shorter
     return b"[]" in text
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    """``data`` in pieces of about :data:`_PIECE` bytes, never cutting a run of backslashes
+    (nor a backslash from what it escapes)."""
+    start = 0
+    while start < len(data):
+        end = min(start + _PIECE, len(data))
+        while end < len(data) and data[end - 1] == 0x5C:
+            end += 1
+        yield data[start:end]
+        start = end
 
 
 def _object(value: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,11 @@ as a generator that yields whenever its :class:`SliceClock` says the slice
 has had its time, and returns its result. :func:`run_through` runs it at once
 (for callers that cannot wait); :func:`run_sliced` gives the event loop a
 turn at every yield, so the server keeps answering while the loop runs.
-An ``async`` loop asks the same clock and awaits ``asyncio.sleep(0)``.
+An ``async`` loop asks the same clock and awaits :func:`pause`.
+
+A turn is a short sleep (:data:`PAUSE_SECONDS`), not ``sleep(0)``: a request
+takes several turns of the event loop to be read, handled and answered, and
+one turn between slices would make it wait several slices.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import asyncio
 import time
 from typing import Generator, TypeVar
 
-__all__ = ["SLICE", "SLICE_SECONDS", "SliceClock", "Steps", "run_through", "run_sliced"]
+__all__ = ["PAUSE_SECONDS", "SLICE", "SLICE_SECONDS", "SliceClock", "Steps", "pause", "run_through", "run_sliced"]
 
 SLICE = 1000
 """Items of a cheap, uniform kind (payload look-ups, rows) handled in one go; also the size from
 which a dispatch is created in slices."""
 SLICE_SECONDS = 0.02
-"""How long a sliced loop holds the event loop before it gives it a turn."""
+"""How long a sliced loop holds the event loop before it pauses."""
+PAUSE_SECONDS = 0.002
+"""How long a sliced loop lets the event loop run between two slices."""
 
 T = TypeVar("T")
 Steps = Generator[None, None, T]
@@ -56,11 +62,16 @@ def run_through(steps: Steps[T]) -> T:
             return stop.value
 
 
+async def pause() -> None:
+    """Let the event loop run other work for :data:`PAUSE_SECONDS` (between two slices)."""
+    await asyncio.sleep(PAUSE_SECONDS)
+
+
 async def run_sliced(steps: Steps[T]) -> T:
-    """Run a sliced loop, giving the event loop a turn between slices; its result."""
+    """Run a sliced loop, pausing between slices; its result."""
     while True:
         try:
             next(steps)
         except StopIteration as stop:
             return stop.value
-        await asyncio.sleep(0)
+        await pause()

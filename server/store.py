@@ -14,7 +14,9 @@ transaction discipline for it (at most one transaction is open at a time):
   before the block ends (a power cut loses nothing acknowledged). SQLite
   cannot change ``synchronous`` inside a transaction, hence the order.
 
-SQLite runs in WAL mode with ``synchronous=NORMAL`` otherwise.
+SQLite runs in WAL mode with ``synchronous=NORMAL`` otherwise. The log is
+copied back into the database by a thread of its own, never inside a commit
+on the event loop (server/wal_checkpoint.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .blobs import BlobStore
+from .wal_checkpoint import WalCheckpointer
 
 __all__ = ["ResultStore", "NODE_FIELDS", "IDEMPOTENCY_SECONDS"]
 
@@ -126,6 +129,8 @@ class ResultStore:
                                   check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the event loop:
+        self._checkpointer = WalCheckpointer(self.data_dir / "results.db")  # see server/wal_checkpoint.py
         _migrate(self.db)
         self.db.executescript(_SCHEMA)
         self.blobs = BlobStore(self.data_dir / "blobs", self.db)
@@ -135,6 +140,7 @@ class ResultStore:
 
     def close(self) -> None:
         """Close the database."""
+        self._checkpointer.stop()
         self.db.close()
 
     def join(self) -> None:

@@ -28,6 +28,8 @@ def test_a_50000_node_manifest_never_freezes_the_server(tmp_path):
         manifest, payloads = big_manifest(parameters=NODES - TASKS, tasks=TASKS, fan_in=9)
         assert len(manifest["nodes"]) == NODES
         upload(running, payloads)
+        wait_for(lambda: raw_request(running, "GET", "health")[1]["cluster"]["state"] == "ready",
+                 "the Dask cluster starting", timeout=120)  # its start is not what is measured
         body = json.dumps(manifest).encode()
         with HealthPoller(running.address, running.port, running.token) as poller:
             status, answer = raw_request(running, "POST", "dispatches", body, timeout=120)
