@@ -23,7 +23,7 @@ from .dispatcher import DispatchNotFound, ManifestError
 from .json_body import JsonBodyError, parse_json
 from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_seconds,
                          parse_statuses)
-from .views import dispatch_view
+from .views import dispatch_view_text
 
 __all__ = ["api_handlers"]
 
@@ -73,9 +73,18 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
         return
 
     def write_json(self, payload: Any, status: int = 200) -> None:
+        self.write_json_text(json.dumps(payload, separators=(",", ":")), status)
+
+    def write_json_text(self, text: str, status: int = 200) -> None:
+        """Answer with JSON already made (see :meth:`write_json`)."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(payload, separators=(",", ":")))
+        self.finish(text)
+
+    async def write_dispatch_view(self, record: dict[str, Any], inline_output: bool) -> None:
+        """Answer with the view of a dispatch (server/views.py: a big one without holding the event loop)."""
+        self.write_json_text(await dispatch_view_text(self.service.store, record, self.service.dispatcher.pauses,
+                                                      inline_output=inline_output))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
@@ -287,14 +296,14 @@ class DispatchesHandler(StreamedBodyHandler):
 class DispatchHandler(ApiHandler):
     """``GET dispatches/{id}``: its state (``?status_only=1``: id and status)."""
 
-    def get(self, dispatch_id: str) -> None:
+    async def get(self, dispatch_id: str) -> None:
         status_only = self.query_arg("status_only", parse_flag)
         inline = self.query_arg("inline_output", parse_flag)
         record = self.owned_record(dispatch_id)
         if status_only:
             self.write_json({"id": dispatch_id, "status": record["status"]})
             return
-        self.write_json(dispatch_view(self.service.store, record, inline_output=inline))
+        await self.write_dispatch_view(record, inline)
 
 
 class WaitHandler(ApiHandler):
@@ -311,7 +320,7 @@ class WaitHandler(ApiHandler):
             except asyncio.TimeoutError:
                 pass
             record = self.owned_record(dispatch_id)
-        self.write_json(dispatch_view(self.service.store, record, inline_output=inline))
+        await self.write_dispatch_view(record, inline)
 
 
 class CancelHandler(ApiHandler):

@@ -22,7 +22,8 @@ import json
 import math
 from typing import Any, Iterator
 
-__all__ = ["JsonBodyError", "MAX_DEPTH", "MAX_INT_DIGITS", "dumps_in_pieces", "json_depth_exceeds", "parse_json"]
+__all__ = ["JsonBodyError", "MAX_DEPTH", "MAX_INT_DIGITS", "dumps_in_pieces", "json_depth_exceeds", "loads_stored",
+           "parse_json"]
 
 MAX_DEPTH = 64
 """Arrays and objects may be nested this many levels deep, no deeper."""
@@ -97,6 +98,10 @@ def _float(text: str) -> float:
     return value
 
 
+def _stored_integer(text: str) -> int:
+    return int(text)
+
+
 def _constant(name: str) -> Any:
     raise JsonBodyError(f"{name} is not JSON")
 
@@ -138,3 +143,9 @@ def dumps_in_pieces(value: dict[str, Any]) -> str:
             text = _COMPACT.encode(item)
         parts.append(f"{_COMPACT.encode(key)}:{text}")
     return "{" + ",".join(parts) + "}"
+
+
+def loads_stored(text: str) -> Any:
+    """JSON the server wrote itself (a stored manifest), parsed without checks but with the same
+    hooks as :func:`parse_json`, so that a worker thread parsing it hands the GIL back often."""
+    return json.loads(text, object_hook=_object, parse_int=_stored_integer)

@@ -319,15 +319,24 @@ class ResultStore:
 
     def get_manifest(self, dispatch_id: str) -> dict[str, Any]:
         """The manifest a dispatch was created from (inline payloads removed)."""
+        return json.loads(self.manifest_text(dispatch_id))
+
+    def manifest_text(self, dispatch_id: str) -> str:
+        """The manifest a dispatch was created from, as its JSON text (see :meth:`get_manifest`)."""
         row = self.db.execute("SELECT manifest FROM dispatches WHERE id=?", (dispatch_id,)).fetchone()
         if row is None:
             raise KeyError(dispatch_id)
-        return json.loads(row[0])
+        return row[0]
 
-    def get_nodes(self, dispatch_id: str) -> list[dict[str, Any]]:
-        """Every task of a dispatch, by node id."""
-        rows = self.db.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes WHERE dispatch_id=?"
-                               " ORDER BY node_id", (dispatch_id,)).fetchall()
+    def get_nodes(self, dispatch_id: str, after: int | None = None, limit: int = -1) -> list[dict[str, Any]]:
+        """The tasks of a dispatch, by node id: every one, or (a page) at most ``limit`` of those
+        with an id after ``after``."""
+        where, args = "dispatch_id=?", [dispatch_id]
+        if after is not None:
+            where += " AND node_id > ?"
+            args.append(after)
+        rows = self.db.execute(f"SELECT {', '.join(NODE_FIELDS)} FROM nodes WHERE {where}"
+                               " ORDER BY node_id LIMIT ?", (*args, limit)).fetchall()
         nodes = []
         for row in rows:
             node = dict(zip(NODE_FIELDS, row))

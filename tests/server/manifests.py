@@ -85,11 +85,11 @@ def big_manifest(parameters: int, tasks: int, fan_in: int) -> tuple[dict[str, An
 
 
 def raw_request(server: RunningServer, method: str, path: str, body: bytes | None = None,
-                timeout: float = 60, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+                timeout: float = 60, headers: dict[str, str] | None = None, parse: bool = True) -> tuple[int, Any]:
     """One request on a new connection, the path sent exactly as given (no quoting).
 
-    Returns ``(status, JSON body)``; a body that is not JSON comes back as the
-    raw bytes.
+    Returns ``(status, JSON body)``; a body that is not JSON (or any body, when
+    not ``parse``) comes back as the raw bytes.
     """
     conn = http.client.HTTPConnection(server.address, server.port, timeout=timeout)
     try:
@@ -99,6 +99,8 @@ def raw_request(server: RunningServer, method: str, path: str, body: bytes | Non
         data = response.read()
     finally:
         conn.close()
+    if not parse:
+        return response.status, data
     try:
         return response.status, json.loads(data or b"null")
     except ValueError:
