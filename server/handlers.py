@@ -385,6 +385,15 @@ class DispatchPayloadsHandler(ApiHandler):
         self.finish(pack({"keys": list(carried), "omitted": omitted}, carried))
 
 
+class UnknownRouteHandler(ApiHandler):
+    """Any other path under the API (the last route): a JSON 404 naming it, for every method."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        path = self.request.path if len(self.request.path) <= 200 else self.request.path[:197] + "..."
+        self.fail(404, f"{self.request.method} {path}: the API has no such route")
+
+
 class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
     """``GET events?dispatch_id=...``: a WebSocket of status events (all of the caller's without an id)."""
 
@@ -439,5 +448,6 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
         (dispatch + r"/blobs/([0-9a-f]{64})", DispatchBlobHandler),
         (dispatch + "/payloads", DispatchPayloadsHandler),
         ("events", EventsHandler),
+        (".*", UnknownRouteHandler),  # last: every other path
     ]
     return [(base + path, handler, kwargs) for path, handler in routes]

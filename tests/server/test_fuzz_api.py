@@ -51,10 +51,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
 
 def checked_answer(answer: tuple[int, Any], what: str, json_errors: bool = True) -> int:
     """The answer's status, after checking it is no 5xx and (``json_errors``) that a 4xx says
-    ``{"error": ...}``; a 404 of a path no route takes is tornado's own page."""
+    ``{"error": ...}``."""
     status, body = answer
     assert status < 500, f"{what}: {status} {body!r}"
-    if json_errors and status >= 400 and (status != 404 or isinstance(body, dict)):
+    if json_errors and status >= 400:
         assert isinstance(body, dict) and isinstance(body.get("error"), str), f"{what}: {status} {body!r}"
     return status
 

@@ -213,6 +213,13 @@ def test_payload_keys_that_are_paths_are_refused(server, key):
     assert 400 <= status < 500, (status, body)
 
 
+@pytest.mark.parametrize("method, path", [("GET", "nope"), ("POST", "dispatches/x/nope"), ("DELETE", "health/x"),
+                                          ("GET", "dispatches/" + "d" * 201), ("PUT", "blobs/a/b")])
+def test_a_path_no_route_takes_gets_a_json_404(server, method, path):
+    status, body = raw_request(server, method, path, b"{}" if method != "GET" else None)
+    assert status == 404 and "no such route" in body["error"], (status, body)
+
+
 def test_the_server_still_serves_after_all_that(server):
     status, body = raw_request(server, "GET", "health")
     assert status == 200 and body["status"] == "ok"
