@@ -30,11 +30,13 @@ class NodeRun:
         sub_dispatch_id: the child dispatch of a sublattice node.
         attempts: how many times it has been started (retries).
         failures: the errors of earlier attempts that were retried.
+        submissions: how many times it was handed to an executor (names its Dask keys).
+        interruptions: notes on runs cut off by a lost Dask worker, which Dask ran again.
     """
 
     __slots__ = ("id", "name", "kind", "spec", "executor", "status", "output_key", "inputs",
                  "children", "waiting", "submitted", "dead", "handle", "sub_dispatch_id",
-                 "attempts", "failures", "start_time")
+                 "attempts", "failures", "start_time", "submissions", "interruptions")
 
     def __init__(self, spec: dict[str, Any], executor: dict[str, Any]) -> None:
         self.id: int = spec["id"]
@@ -54,6 +56,8 @@ class NodeRun:
         self.attempts = 0
         self.failures: list[str] = []
         self.start_time: float | None = None
+        self.submissions = 0
+        self.interruptions: list[str] = []
 
     @property
     def finished(self) -> bool:
@@ -142,6 +146,14 @@ class DispatchRun:
         self.cancelled = False
         self.parent: tuple[str, int] | None = None
         self.status = Status.NEW_OBJECT
+
+    def may_feed_chain(self, node: NodeRun) -> bool:
+        """True when a child may be chained on the task's Dask future (same cluster, see chainable)."""
+        if not node.is_dask or node.kind == "sublattice" or node.retries:
+            return False
+        address = node.executor["attrs"].get("scheduler_address")
+        return any(self.nodes[cid].is_dask and self.nodes[cid].executor["attrs"].get("scheduler_address") == address
+                   for cid in node.children)
 
     def descendants(self, node_id: int) -> list[int]:
         """Every node reachable from ``node_id`` (not itself)."""

@@ -54,8 +54,13 @@ class TaskFrameBuilder:
             blobs[key] = self._payload(key)
         return {"blob": key}
 
-    def build(self, run: DispatchRun, node: NodeRun, shared_fs: bool) -> tuple[bytes, list[Any]]:
-        """The task frame and the parent handles (Dask futures) it refers to by index."""
+    def build(self, run: DispatchRun, node: NodeRun, shared_fs: bool,
+              recorded: dict[str, Any] | None = None) -> tuple[bytes, list[Any]]:
+        """The task frame and the parent handles (Dask futures) it refers to by index.
+
+        ``recorded``: where the runner finds the note that the task's output is
+        recorded (for tasks that children may be chained on; see worker_loss).
+        """
         blobs: dict[str, bytes] = {}
         parents: list[Any] = []
         args: list[Any] = []
@@ -89,5 +94,6 @@ class TaskFrameBuilder:
             "spill_threshold": self.spill_threshold,
             "pip_cache_dir": self.pip_cache_dir if shared_fs else None,
             "time_limit": node.time_limit,
+            "recorded": recorded,
         }
         return _frames.pack(meta, blobs), parents

@@ -51,11 +51,15 @@ def run_task(task_frame: bytes, *parent_frames: bytes) -> bytes:
     """Run the task described by ``task_frame`` and return its result frame.
 
     ``parent_frames`` are the result frames that ``{"parent": i}`` references
-    point into. If any of them is not COMPLETED, the task is SKIPPED.
+    point into. If any of them is not COMPLETED, the task is SKIPPED. A task
+    whose output the server has already recorded (Dask computing it again
+    after losing the worker that held it) is not run: its frame is RECORDED.
     """
     start = time.time()
     try:
         meta, blobs = unpack(task_frame)
+        if meta.get("recorded") and _recorded(meta["recorded"]):
+            return _frame("RECORDED", start, error="not run again: the server has recorded its output")
         parents = [unpack(frame) for frame in parent_frames]
     except Exception as exc:  # a malformed frame: report it like a task failure
         return _failure_frame(exc, start, None)
@@ -74,6 +78,29 @@ def run_task(task_frame: bytes, *parent_frames: bytes) -> bytes:
             except (Exception, SystemExit) as exc:
                 return _failure_frame(exc, start, capture)
         return _frame(blobs=out_blobs, start=start, capture=capture, **fields)
+
+
+def _recorded(note: Any) -> bool:
+    """True when the server left the note that it has recorded this task's output.
+
+    ``note`` is ``{"file": path, "byte": offset}`` (a non-zero byte there, in a
+    file on the disk the worker shares with the server) or ``{"scheduler":
+    keys}`` (an entry of the Dask scheduler's metadata).
+    """
+    if type(note) is not dict:
+        raise ValueError(f"'recorded' is a JSON object, not {note!r}")
+    if "file" in note:
+        try:
+            fd = os.open(note["file"], os.O_RDONLY)
+        except FileNotFoundError:  # nothing of its dispatch recorded yet
+            return False
+        try:
+            return os.pread(fd, 1, int(note["byte"])) not in (b"", b"\x00")
+        finally:
+            os.close(fd)
+    from covalent_nb.executor.dask import recorded_on_scheduler
+
+    return recorded_on_scheduler(note["scheduler"])
 
 
 # -- result frames ---------------------------------------------------------------------------------
