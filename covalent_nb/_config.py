@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "dispatcher": {"address": "localhost", "port": 48008, "token": ""},
     "server": {"workers": 0, "max_payload_mb": 512, "data_dir": "", "cluster_start": "eager",
                "cluster_idle_minutes": 30.0},
-    "dask": {"scheduler_address": ""},
+    "dask": {"scheduler_address": "", "tls_ca_file": "", "tls_client_cert": "", "tls_client_key": ""},
     "executors": {},
 }
 """The configuration when the config file says nothing (``workers = 0``: one per core;

@@ -3,6 +3,10 @@
 The local cluster starts when the server starts (``start_in_background``) or
 when a task first needs it, and closes after it has idled a while
 (``close_when_idle``) to give its memory back; the next task starts it again.
+
+The local cluster speaks only mutual TLS on loopback, and runs no dashboard
+and no HTTP routes (see :mod:`.dask_security`); existing clusters at
+``tls://`` addresses are reached with the configured credentials.
 """
 
 from __future__ import annotations
@@ -11,9 +15,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from .dask_security import CREDENTIALS_DIR, ExternalTLS, local_cluster_security
 from .worker_spawn import skip_host_main
+
+if TYPE_CHECKING:
+    from .settings import ServerSettings
 
 __all__ = ["DaskClusters", "STOP_GRACE_SECONDS"]
 
@@ -31,10 +40,13 @@ class DaskClusters:
     :meth:`start_in_background` or the first time a task needs it.
     """
 
-    def __init__(self, workers: int, default_address: str = "", allow_local: bool = True) -> None:
+    def __init__(self, workers: int, default_address: str = "", allow_local: bool = True,
+                 credentials_dir: Path | None = None, external_tls: ExternalTLS | None = None) -> None:
         self.workers = workers
         self.default_address = default_address or None
         self.allow_local = allow_local
+        self.credentials_dir = credentials_dir  # the local cluster's TLS files (None: kept in memory)
+        self.external_tls = external_tls  # for existing clusters at tls:// addresses
         self._clients: dict[str | None, Any] = {}
         self._starting: dict[str | None, asyncio.Task] = {}
         self._cluster: Any = None
@@ -42,6 +54,12 @@ class DaskClusters:
         self._closing: asyncio.Task | None = None  # the local cluster closing after idling
         self._last_used = time.monotonic()
         self._holds = 0  # work on the clusters outside the dispatcher's runs (stopping tasks)
+
+    @classmethod
+    def from_settings(cls, settings: "ServerSettings") -> "DaskClusters":
+        """The clusters a server with these settings uses (local credentials in its data directory)."""
+        return cls(settings.worker_count, settings.scheduler_address, settings.cluster,
+                   credentials_dir=settings.data_dir / CREDENTIALS_DIR, external_tls=settings.dask_tls)
 
     @property
     def runs_local(self) -> bool:
@@ -98,7 +116,7 @@ class DaskClusters:
         return client
 
     async def _connect(self, address: str | None) -> Any:
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if address is None:
             if not self.allow_local:
@@ -109,17 +127,21 @@ class DaskClusters:
                 await asyncio.wait([closing])
             skip_host_main()  # see worker_spawn: workers need nothing of this process's main script
             log.info("starting a local Dask cluster with %d worker processes", self.workers)
-            # Everything on loopback: the scheduler, the workers and the scheduler's HTTP
-            # routes (which otherwise take port 8787 on every interface).
-            # Workers import the task runner as they start, not when their first task comes.
-            self._cluster = await LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                               processes=True, asynchronous=True, host="127.0.0.1",
-                                               dashboard_address="127.0.0.1:0",
-                                               silence_logs=logging.WARNING,
-                                               preload=["covalent_nb.executor.runner"])
-            return await Client(self._cluster, asynchronous=True)
+            security = local_cluster_security(self.credentials_dir)
+            self._cluster = await _start_local_cluster(self.workers, security)
+            return await Client(self._cluster, asynchronous=True, security=security)
         log.info("connecting to the Dask scheduler at %s", address)
-        return await Client(address, asynchronous=True, timeout=30)
+        return await Client(address, asynchronous=True, timeout=30, security=self._security_for(address))
+
+    def _security_for(self, address: str) -> Any:
+        """The credentials for an existing scheduler: the configured ones for ``tls://``, else none."""
+        if not address.startswith("tls://"):
+            return None
+        if self.external_tls is None:
+            raise RuntimeError(f"the Dask scheduler at {address} speaks TLS, and this server has no credentials "
+                               "for it: set [dask] tls_ca_file, tls_client_cert and tls_client_key in the "
+                               "server's config")
+        return self.external_tls.security()
 
     def start_in_background(self) -> None:
         """Start the default cluster (or connect to its scheduler) now, without waiting for it.
@@ -264,6 +286,29 @@ class DaskClusters:
             with quiet_closed_comms():  # workers' streams end under the closing scheduler: expected
                 await self._cluster.close()
             self._cluster = None
+
+
+async def _start_local_cluster(workers: int, security: Any) -> Any:
+    """A local cluster of ``workers`` processes, reached only with ``security``'s credentials.
+
+    Everything on loopback and over mutual TLS. No dashboard and no HTTP
+    routes: the scheduler's HTTP listener (Dask always starts one) is closed
+    once it is up, and the workers' answer 404 to every path. Workers import
+    the task runner as they start, not when their first task comes.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    # Nannies hand the Dask config of this moment to their worker processes.
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        cluster = await LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                     asynchronous=True, host="127.0.0.1", protocol="tls://", security=security,
+                                     dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                                     silence_logs=logging.WARNING, preload=["covalent_nb.executor.runner"])
+    http = getattr(cluster.scheduler, "http_server", None)
+    if http is not None:
+        http.stop()
+    return cluster
 
 
 def _by_client(futures: list[Any]) -> list[tuple[Any, list[int]]]:

@@ -75,7 +75,7 @@ class Dispatcher:
         self.settings = settings
         self.store = store
         self.hub = hub
-        self.clusters = DaskClusters(settings.worker_count, settings.scheduler_address, settings.cluster)
+        self.clusters = DaskClusters.from_settings(settings)
         self.frames = TaskFrameBuilder(store, settings.spill_threshold,
                                        str(settings.data_dir / "pip-cache"))
         self.executors = server_executors.ExecutorResolver(settings)

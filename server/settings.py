@@ -10,6 +10,8 @@ from typing import Any
 
 from covalent_nb.errors import ConfigError
 
+from .dask_security import ExternalTLS
+
 __all__ = ["CLUSTER_STARTS", "ServerSettings"]
 
 CLUSTER_STARTS = ("eager", "lazy")
@@ -27,6 +29,9 @@ class ServerSettings:
     (see :data:`CLUSTER_STARTS`; eager never delays the server's own start);
     ``cluster_idle_minutes`` closes the local cluster after that long without
     a task, to give its memory back (0: never); the next task starts it again.
+    ``dask_tls_ca_file``, ``dask_tls_client_cert`` and ``dask_tls_client_key``
+    (``[dask] tls_ca_file``, ...) are the credentials for existing Dask
+    clusters at ``tls://`` addresses; ``dask_tls`` holds them, checked.
     """
 
     data_dir: Path
@@ -40,11 +45,21 @@ class ServerSettings:
     executors: dict = dataclasses.field(default_factory=dict)
     cluster_start: str = "eager"
     cluster_idle_minutes: float = 30.0
+    dask_tls_ca_file: str = ""
+    dask_tls_client_cert: str = ""
+    dask_tls_client_key: str = ""
+    dask_tls: ExternalTLS | None = dataclasses.field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.cluster_start not in CLUSTER_STARTS:
             raise ConfigError(f"server.cluster_start must be 'eager' or 'lazy'; got {self.cluster_start!r}")
         self.cluster_idle_minutes = _minutes(self.cluster_idle_minutes)
+        self.dask_tls = ExternalTLS.from_config(self.dask_tls_ca_file, self.dask_tls_client_cert,
+                                                self.dask_tls_client_key)
+        if self.scheduler_address.startswith("tls://") and self.dask_tls is None:
+            raise ConfigError(f"dask.scheduler_address {self.scheduler_address!r} speaks TLS: set dask.tls_ca_file, "
+                              "dask.tls_client_cert and dask.tls_client_key to the files of this server's "
+                              "credentials for it")
 
     @property
     def worker_count(self) -> int:
@@ -58,16 +73,20 @@ class ServerSettings:
 
         conf = _config.get_config()
         server = conf.get("server", {})
+        dask = conf.get("dask", {})
         values: dict[str, Any] = dict(
             data_dir=_config.data_dir(),
             address=conf["dispatcher"].get("address", "localhost"),
             port=int(conf["dispatcher"].get("port", 48008)),
             workers=int(server.get("workers", 0)),
-            scheduler_address=conf.get("dask", {}).get("scheduler_address", ""),
+            scheduler_address=dask.get("scheduler_address", ""),
             max_payload_bytes=int(float(server.get("max_payload_mb", 512)) * 1024 * 1024),
             executors=dict(conf.get("executors", {})),
             cluster_start=server.get("cluster_start", "eager"),
             cluster_idle_minutes=server.get("cluster_idle_minutes", 30.0),
+            dask_tls_ca_file=dask.get("tls_ca_file", ""),
+            dask_tls_client_cert=dask.get("tls_client_cert", ""),
+            dask_tls_client_key=dask.get("tls_client_key", ""),
         )
         for name, value in overrides.items():
             if value is not None:
