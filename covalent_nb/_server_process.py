@@ -263,7 +263,9 @@ def _serve_command(address: str, port: int, workers: int, cluster: bool) -> list
 def _spawn(command: list[str], log_file: Path) -> subprocess.Popen[bytes]:
     """Start ``command`` detached from this terminal, its output appended to ``log_file``."""
     stamp = datetime.datetime.now().isoformat(timespec="seconds")
-    with open(log_file, "ab") as log:
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the owner's alone
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as log:
         log.write(f"--- {stamp} covalent-nb start: {' '.join(command[3:])}\n".encode())
         log.flush()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -332,6 +334,7 @@ def start_server(
             f"stop that program or start covalent-nb on another port, e.g. `covalent-nb start {hint}`"
         )
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(paths.root, 0o700)  # the server makes all in it private too as it starts
     offset = paths.log_file.stat().st_size if paths.log_file.exists() else 0
     process = _spawn(_serve_command(address, port, workers, cluster), paths.log_file)
     url = connect_url(address, port)

@@ -27,6 +27,8 @@ from .data_lock import DataDirBusy, DataDirLock
 from .dispatcher import Dispatcher
 from .events import EventHub
 from .handlers import api_handlers
+from .log_redaction import install_token_filter, log_request
+from .private_files import create_private_file, make_private, private_dir, write_private_text
 from .settings import ServerSettings
 from .store import ResultStore
 
@@ -40,8 +42,12 @@ class DispatcherService:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
+        install_token_filter()  # tornado's warnings name request URLs: a WebSocket's may hold a token
+        private_dir(settings.data_dir)
         self._lock = DataDirLock(settings.data_dir)  # DataDirBusy when another dispatcher has it
+        create_private_file(settings.data_dir / "results.db")  # SQLite gives -wal and -shm the same mode
         self.store = ResultStore(settings.data_dir)
+        make_private(settings.data_dir)  # whatever an earlier run or version left open to others
         self.hub = EventHub()
         self.dispatcher = Dispatcher(settings, self.store, self.hub)
 
@@ -71,14 +77,14 @@ class DispatcherService:
 
 
 def make_app(service: DispatcherService, token: str, prefix: str = "/") -> tornado.web.Application:
-    """A tornado application serving the API with token authentication."""
-    return tornado.web.Application(service.handlers(prefix, token_authenticator(token)))
+    """A tornado application serving the API with token authentication (tokens kept out of its log)."""
+    return tornado.web.Application(service.handlers(prefix, token_authenticator(token)), log_function=log_request)
 
 
 def _write_state(data_dir: Path, settings: ServerSettings) -> None:
     url = f"http://{settings.address}:{settings.port}"
-    (data_dir / "server.pid").write_text(str(os.getpid()))
-    (data_dir / "server.json").write_text(json.dumps(
+    write_private_text(data_dir / "server.pid", str(os.getpid()))
+    write_private_text(data_dir / "server.json", json.dumps(
         {"pid": os.getpid(), "url": url, "address": settings.address, "port": settings.port}))
 
 
@@ -137,7 +143,7 @@ def serve(address: str | None = None, port: int | None = None, workers: int | No
         print(f"covalent-nb: {exc}", file=sys.stderr)
         return 1
     settings.cluster = cluster
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return asyncio.run(_serve(settings))
 
 

@@ -14,6 +14,8 @@ import secrets
 from pathlib import Path
 from typing import Callable, Optional
 
+import tornado.websocket
+
 __all__ = ["ensure_token", "token_authenticator", "request_token", "Authenticate"]
 
 # Given a request handler, returns the caller's user name, or None when unauthenticated.
@@ -21,9 +23,10 @@ Authenticate = Callable[[object], Optional[str]]
 
 
 def ensure_token(data_dir: Path) -> str:
-    """Read the server's token, creating it (mode 0600) when there is none."""
+    """Read the server's token (making its file 0600), creating it when there is none."""
     path = Path(data_dir) / "server.token"
     if path.exists():
+        os.chmod(path, 0o600)  # one left readable to others by an older version or by hand
         token = path.read_text().strip()
         if token:
             return token
@@ -37,13 +40,20 @@ def ensure_token(data_dir: Path) -> str:
 
 
 def request_token(handler: object) -> str:
-    """The token a request carries: ``Authorization: token T`` (or Bearer), or ``?token=T``."""
+    """The token a request carries: ``Authorization: token T`` (or Bearer).
+
+    ``?token=T`` counts only on a WebSocket, which a browser cannot give a
+    header; elsewhere a token in the URL is ignored (the request is then
+    unauthenticated), since URLs end up in logs, histories and proxies.
+    """
     request = handler.request  # type: ignore[attr-defined]
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("token", "bearer") and value:
         return value.strip()
-    return handler.get_query_argument("token", "")  # type: ignore[attr-defined]
+    if isinstance(handler, tornado.websocket.WebSocketHandler):
+        return handler.get_query_argument("token", "")
+    return ""
 
 
 def token_authenticator(token: str, owner: str = "local") -> Authenticate:

@@ -1,0 +1,65 @@
+"""Keep tokens out of the server's logs.
+
+Request URLs reach the logs in two places: the access log (one line per
+request) and tornado's warnings and errors about a request, which name its
+method and URL. A WebSocket client may carry its token in the URL
+(``?token=``, the only way a browser has), so every ``token=`` value in
+those lines is replaced by ``[redacted]``. Headers are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+__all__ = ["REDACTED", "TornadoTokenFilter", "install_token_filter", "log_request", "redact"]
+
+REDACTED = "[redacted]"
+_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&;\s])[\w.-]*token=)[^&;#\s'\"]*", re.IGNORECASE)
+_TORNADO_LOGGERS = ("tornado.access", "tornado.application", "tornado.general")
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every ``token=`` (or ``..._token=``) parameter replaced by ``[redacted]``."""
+    return _TOKEN_IN_QUERY.sub(lambda match: match.group(1) + REDACTED, text)
+
+
+def log_request(handler: Any) -> None:
+    """The access log line of a finished request, as tornado writes it but with tokens redacted.
+
+    For the ``log_function`` setting of a tornado application.
+    """
+    from tornado.log import access_log
+
+    status = handler.get_status()
+    if status < 400:
+        write = access_log.info
+    elif status < 500:
+        write = access_log.warning
+    else:
+        write = access_log.error
+    request = handler.request
+    write("%d %s %s (%s) %.2fms", status, request.method, redact(request.uri or ""), request.remote_ip,
+          1000.0 * request.request_time())
+
+
+class TornadoTokenFilter(logging.Filter):
+    """Redacts tokens in the records of tornado's loggers (whatever host set up their handlers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower():
+            record.msg, record.args = redact(message), None
+        return True
+
+
+_FILTER = TornadoTokenFilter()
+
+
+def install_token_filter() -> None:
+    """Put the filter on tornado's loggers (once per process)."""
+    for name in _TORNADO_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
