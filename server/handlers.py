@@ -23,7 +23,7 @@ from .dispatcher import DispatchNotFound, ManifestError
 from .json_body import JsonBodyError, parse_json
 from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_seconds,
                          parse_statuses)
-from .views import dispatch_view_text
+from .views import dispatch_view_text, node_statuses
 
 __all__ = ["api_handlers"]
 
@@ -408,17 +408,26 @@ class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
     def check_origin(self, origin: str) -> bool:  # the token, not the origin, authorizes
         return True
 
-    def open(self) -> None:
+    async def open(self) -> None:
+        """Subscribe; with a dispatch id, send its snapshot first (its tasks read a page at a time: the
+        events that come meanwhile are held, then sent after it, in order)."""
+        self._held: list[dict[str, Any]] | None = [] if self.dispatch_id else None
         self._unsubscribe = self.service.hub.subscribe(self._send, owner=self.owner,
                                                        dispatch_id=self.dispatch_id)
         if self.dispatch_id:
             record = self.service.store.get_dispatch(self.dispatch_id)
-            self.write_message(json.dumps({"type": "snapshot", "dispatch_id": self.dispatch_id,
-                                           "status": record["status"],
-                                           "nodes": {n["node_id"]: n["status"] for n in
-                                                     self.service.store.get_nodes(self.dispatch_id)}}))
+            nodes = await node_statuses(self.service.store, self.dispatch_id)
+            if record is not None and self.ws_connection is not None:
+                self.write_message(json.dumps({"type": "snapshot", "dispatch_id": self.dispatch_id,
+                                               "status": record["status"], "nodes": nodes}))
+            held, self._held = self._held or [], None
+            for event in held:
+                self._send(event)
 
     def _send(self, event: dict[str, Any]) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
         public = {k: v for k, v in event.items() if k != "owner"}
         try:
             self.write_message(json.dumps(public))

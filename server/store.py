@@ -344,6 +344,15 @@ class ResultStore:
             nodes.append(node)
         return nodes
 
+    def node_statuses(self, dispatch_id: str, after: int | None = None, limit: int = -1) -> list[tuple[int, str]]:
+        """``(node_id, status)`` of a dispatch's tasks, by node id (a page: as :meth:`get_nodes`)."""
+        where, args = "dispatch_id=?", [dispatch_id]
+        if after is not None:
+            where += " AND node_id > ?"
+            args.append(after)
+        return self.db.execute(f"SELECT node_id, status FROM nodes WHERE {where} ORDER BY node_id LIMIT ?",
+                               (*args, limit)).fetchall()
+
     def node_history(self, dispatch_id: str) -> list[tuple[int, str, float]]:
         """(node_id, status, time) for every status a dispatch's tasks went through."""
         return self.db.execute("SELECT node_id, status, at FROM node_history WHERE dispatch_id=?"

@@ -19,7 +19,7 @@ from .json_body import dumps_in_pieces, loads_stored
 from .slices import SLICE, SliceClock, Steps, pause, run_sliced, run_through
 from .store import ResultStore
 
-__all__ = ["dispatch_view", "dispatch_view_text", "INLINE_OUTPUT_LIMIT", "NODES_PER_READ"]
+__all__ = ["dispatch_view", "dispatch_view_text", "node_statuses", "INLINE_OUTPUT_LIMIT", "NODES_PER_READ"]
 
 INLINE_OUTPUT_LIMIT = 1024 * 1024
 NODES_PER_READ = 5 * SLICE
@@ -57,6 +57,19 @@ async def dispatch_view_text(store: ResultStore, record: dict[str, Any], pauses:
         text = await asyncio.to_thread(dumps_in_pieces, view)
         del manifest, nodes, view  # freed now, while the collector still waits
     return text
+
+
+async def node_statuses(store: ResultStore, dispatch_id: str) -> dict[int, str]:
+    """Every task's status by node id, read a page at a time with pauses between pages."""
+    statuses: dict[int, str] = {}
+    after = None
+    while True:
+        page = store.node_statuses(dispatch_id, after=after, limit=NODES_PER_READ)
+        statuses.update(page)
+        if len(page) < NODES_PER_READ:
+            return statuses
+        after = page[-1][0]
+        await pause()
 
 
 def _assemble(store: ResultStore, record: dict[str, Any], manifest: dict[str, Any], nodes: list[dict[str, Any]],

@@ -1,25 +1,38 @@
 """A 50,000-node manifest is checked, stored and started without freezing the server.
 
-While it is posted, runs and its view is read, another thread asks ``GET
-health`` every 50 ms: every answer must come within 0.5 s (the event loop is
+While it is posted, runs and its view and event snapshot are read, another
+thread asks ``GET health`` every 50 ms: every answer must come within 0.5 s (the event loop is
 never held for long; the benchmark benchmarks/bench_stall.py measures the
 longest hold). The dispatch must complete. Listing many dispatches is paged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
 
-from tests.conftest import start_server, wait_for
+from tests.conftest import RunningServer, start_server, wait_for
 from tests.server.latency import HealthPoller
 from tests.server.manifests import big_manifest, raw_request, small_manifest, upload
 
 NODES = 50_000
 TASKS = 2_000
 MAX_HEALTH_SECONDS = 0.5
+
+
+async def first_event(running: RunningServer, dispatch_id: str) -> dict:
+    """The first message of the dispatch's event WebSocket (its snapshot)."""
+    import tornado.websocket
+
+    url = f"ws://{running.addr}/api/v1/events?dispatch_id={dispatch_id}&token={running.token}"
+    conn = await tornado.websocket.websocket_connect(url, max_message_size=64 * 1024 * 1024)
+    try:
+        return json.loads(await asyncio.wait_for(conn.read_message(), 60))
+    finally:
+        conn.close()
 
 
 def test_a_50000_node_manifest_never_freezes_the_server(tmp_path):
@@ -47,6 +60,9 @@ def test_a_50000_node_manifest_never_freezes_the_server(tmp_path):
             # hold this process's GIL, and so its poller, for a good part of a second).
             views = [raw_request(running, "GET", path, timeout=120, parse=False)
                      for path in (f"dispatches/{dispatch_id}", f"dispatches/{dispatch_id}/wait?timeout=1")]
+            snapshot = asyncio.run(first_event(running, dispatch_id))  # what the notebook widget asks
+        assert snapshot["type"] == "snapshot" and snapshot["status"] == "COMPLETED"
+        assert len(snapshot["nodes"]) == NODES and set(snapshot["nodes"].values()) == {"COMPLETED"}
         for code, data in views:
             view = json.loads(data)
             assert code == 200 and len(view["nodes"]) == NODES and view["progress"] == {"COMPLETED": NODES}
