@@ -42,10 +42,13 @@ class CollectorPauses:
         self._was_enabled = True
         self._switch_interval = sys.getswitchinterval()
         self._alive: set[str] = set()
+        self._kept = False  # a big dispatch was kept since the outermost building() began
+        self._frozen = False
 
     @contextlib.contextmanager
     def building(self) -> Iterator[None]:
-        """No automatic collection inside; afterwards, objects alive are frozen if a big dispatch was kept."""
+        """No automatic collection inside; afterwards, objects alive are frozen if a big dispatch was kept
+        inside (only then: a view of one, say, is built here too, and its objects are gone after it)."""
         if self._building == 0:
             self._was_enabled = gc.isenabled()
             gc.disable()
@@ -57,8 +60,11 @@ class CollectorPauses:
         finally:
             self._building -= 1
             if self._building == 0:
-                if self._alive:
+                if self._kept and self._alive:
                     gc.freeze()
+                    self._frozen = True
+                self._kept = False
+                self._thaw_if_done()
                 if self._was_enabled:
                     gc.enable()
                 sys.setswitchinterval(self._switch_interval)
@@ -66,10 +72,14 @@ class CollectorPauses:
     def keep(self, dispatch_id: str) -> None:
         """A big dispatch was built (call inside :meth:`building`): freeze its objects until it ends."""
         self._alive.add(dispatch_id)
+        self._kept = True
 
     def ended(self, dispatch_id: str) -> None:
         """A dispatch ended; after the last big one, frozen objects return to the collector."""
-        if dispatch_id in self._alive:
-            self._alive.discard(dispatch_id)
-            if not self._alive and not self._building:
-                gc.unfreeze()
+        self._alive.discard(dispatch_id)
+        self._thaw_if_done()
+
+    def _thaw_if_done(self) -> None:
+        if self._frozen and not self._alive and not self._building:
+            gc.unfreeze()
+            self._frozen = False
