@@ -1,5 +1,8 @@
 """Installing covalent-nb, as the built wheel or editable, enables the extension with no extra step.
 
+The server extension and the JupyterLab side panel both; without Node.js, a
+wheel build fails and says why, and an editable install skips the panel.
+
 Both installs go into one fresh virtual environment, from a copy of this
 checkout (so builds write nothing here), the way a user installs: the
 wheel as ``covalent_nb-*.whl[lab]`` and the checkout as ``pip install -e
@@ -33,7 +36,10 @@ from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 COPY_IGNORES = (".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "test-artifacts",
-                ".venv", "venv")
+                ".venv", "venv", "node_modules", ".yarn")
+# The side panel's build (labextension/prebuilt) is copied with its times, so the copy's builds
+# find it up to date and run no Node.js; tests/run has just built it (pip install -e .).
+PANEL = "share/jupyter/labextensions/covalent-nb"
 
 
 def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -103,6 +109,18 @@ def assert_extension_enabled(venv: FreshVenv) -> None:
     assert re.search(rf"covalent_nb\.jupyter_ext\s+{version}\s+OK", section), section
 
 
+def assert_panel_enabled(venv: FreshVenv) -> None:
+    """`jupyter labextension list` shows the side panel, from this venv, enabled and OK, with its version."""
+    listing = venv.run("jupyter", "labextension", "list")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)
+    folder = str(venv.root / PANEL).rsplit("/", 1)[0]
+    assert folder in text, f"the listing names no labextensions folder of the venv:\n{text}"
+    section = text.split(folder, 1)[1].split("\n\n", 1)[0]
+    version = re.escape(covalent_nb.__version__)
+    assert re.search(rf"covalent-nb v{version}\s+enabled\s+OK\s+\(python, covalent-nb\)", section), text
+    assert (venv.root / PANEL / "package.json").is_file()
+
+
 def assert_jupyter_lab_and_kernel(venv: FreshVenv) -> None:
     """`jupyter lab` runs, and the venv's own python3 kernel can load the magics."""
     assert venv.run("jupyter", "lab", "--version").stdout.strip()
@@ -123,9 +141,13 @@ def test_wheel_install_enables_the_extension(tmp_path: Path, checkout_copy: Path
             package = installed_as + "/" + str(init.relative_to(REPO / folder))
             assert package in shipped_files, f"the wheel leaves out {package}"
     assert not {name for name in shipped_files if name.startswith(("server/", "jupyter_ext/", "tests/"))}
+    data = f"covalent_nb-{covalent_nb.__version__}.data/data/{PANEL}/"
+    assert {data + "package.json", data + "install.json", data + "static/style.js"} <= shipped_files
+    assert not {name for name in shipped_files if name.startswith("labextension/") or "node_modules" in name}
 
     venv.pip_install(f"{wheel}[lab]")
     assert_extension_enabled(venv)
+    assert_panel_enabled(venv)
     assert_jupyter_lab_and_kernel(venv)
     # the extension is the wheel's, not this checkout's, and its version is the package's
     assert venv.module_file("covalent_nb.jupyter_ext").is_relative_to(venv.root)
@@ -135,6 +157,7 @@ def test_wheel_install_enables_the_extension(tmp_path: Path, checkout_copy: Path
 def test_editable_install_enables_the_extension(checkout_copy: Path, venv: FreshVenv) -> None:
     venv.pip_install("-e", f"{checkout_copy}[lab]")
     assert_extension_enabled(venv)
+    assert_panel_enabled(venv)
     assert_jupyter_lab_and_kernel(venv)
     # the three packages import from their folders of the checkout, and nothing else does
     for module, folder in (("covalent_nb", "covalent_nb"), ("covalent_nb.server", "server"),
@@ -158,6 +181,33 @@ def test_editable_install_enables_the_extension(checkout_copy: Path, venv: Fresh
     assert "Traceback" not in demo.stderr, demo.stderr
 
 
+def path_without_node() -> str:
+    """This process's PATH without the folders that hold Node.js."""
+    return os.pathsep.join(folder for folder in os.environ.get("PATH", "").split(os.pathsep)
+                           if folder and not any((Path(folder) / name).exists() for name in ("node", "nodejs")))
+
+
+def test_without_node_a_wheel_build_fails_and_an_editable_install_skips_the_panel(tmp_path: Path) -> None:
+    source = tmp_path / "covalent-nb"  # a checkout whose panel was never built
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*COPY_IGNORES, "prebuilt"))
+    wheels = tmp_path / "dist"
+    failed = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(source)],
+                            env={**os.environ, "PATH": path_without_node()}, capture_output=True, text=True,
+                            timeout=600)
+    said = failed.stdout + failed.stderr
+    assert failed.returncode != 0 and not list(wheels.glob("*.whl")), said
+    assert "building the wheel needs Node.js 20.19 or later to build the JupyterLab side panel" in said, said
+
+    bare = FreshVenv(tmp_path / "venv")  # the install alone, without its dependencies: quick
+    installed = bare.run(bare.python, "-m", "pip", "install", "--no-deps", "-v", "-e", str(source),
+                         env_extra={"PATH": f"{bare.root / 'bin'}{os.pathsep}{path_without_node()}"})
+    said = installed.stdout + installed.stderr
+    assert ("covalent-nb: the JupyterLab side panel is not built (Node.js is not installed); everything "
+            "else works.") in said, said
+    assert (bare.root / "etc" / "jupyter" / "jupyter_server_config.d" / "covalent_nb.json").is_file()
+    assert not (bare.root / PANEL).exists()
+
+
 def test_one_version_for_the_package_the_extension_and_the_distribution() -> None:
     from importlib.metadata import version
 
@@ -169,3 +219,5 @@ def test_one_version_for_the_package_the_extension_and_the_distribution() -> Non
     assert version("covalent-nb") == covalent_nb.__version__  # pyproject.toml reads the same string
     # what `jupyter server extension list` shows beside the extension's name
     assert ExtensionPackage(name="covalent_nb.jupyter_ext", enabled=True).version == covalent_nb.__version__
+    # the side panel's npm package (what `jupyter labextension list` shows)
+    assert json.loads((REPO / "labextension" / "package.json").read_text())["version"] == covalent_nb.__version__
