@@ -18,7 +18,7 @@ from covalent_nb import __version__
 from covalent_nb._frames import pack
 from covalent_nb._status import TERMINAL, Status
 
-from .blobs import BlobUpload
+from .blobs import BlobUpload, InvalidBlobKey, check_key
 from .dispatcher import DispatchNotFound, ManifestError
 from .json_body import JsonBodyError, parse_json
 from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_seconds,
@@ -106,8 +106,17 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
             self.fail(404, f"no dispatch with id {dispatch_id!r}")
         return record
 
+    def payload_key(self, key: Any) -> str:
+        """``key`` when it is a payload key; 400 otherwise."""
+        try:
+            return check_key(key)
+        except InvalidBlobKey as exc:
+            self.fail(400, str(exc))
+
     def payload_size(self, dispatch_id: str, key: str) -> int:
-        """The size of payload ``key`` of the dispatch; 404 unless it belongs to it and is stored."""
+        """The size of payload ``key`` of the dispatch; 400 unless it is a key, 404 unless it
+        belongs to the dispatch and is stored."""
+        self.payload_key(key)
         store = self.service.store
         size = store.blobs.size(key) if store.dispatch_has_blob(dispatch_id, key) else None
         if size is None:
@@ -223,11 +232,10 @@ class BlobUploadHandler(StreamedBodyHandler):
     upload: BlobUpload | None = None
 
     def begin_body(self) -> None:
-        key = self.path_args[0]
-        store = self.service.store
-        if not store.blobs.is_key(key):
-            self.fail(400, f"{key!r} is not a content key (64 hex digits of sha256)")
-        self.upload = store.blobs.begin_upload(key, self.limit_body("payload"))
+        if self.request.method != "PUT":  # before any temporary file exists
+            self.fail(405, f"{self.request.method} is not allowed on blobs/{{key}}: upload with PUT")
+        key = self.payload_key(self.path_args[0])
+        self.upload = self.service.store.blobs.begin_upload(key, self.limit_body("payload"))
 
     def receive(self, chunk: bytes) -> None:
         if self.upload is None:
@@ -370,6 +378,8 @@ class DispatchPayloadsHandler(ApiHandler):
             self.fail(400, 'the body must be {"keys": [payload key, ...]}')
         if len(keys) > MAX_BATCH_KEYS:
             self.fail(400, f"{len(keys)} keys asked for at once; at most {MAX_BATCH_KEYS}")
+        for key in keys:
+            self.payload_key(key)
         sizes = {key: self.payload_size(dispatch_id, key) for key in dict.fromkeys(keys)}
         store = self.service.store
         carried: dict[str, bytes] = {}
@@ -454,7 +464,7 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
         (dispatch, DispatchHandler),
         (dispatch + "/wait", WaitHandler),
         (dispatch + "/cancel", CancelHandler),
-        (dispatch + r"/blobs/([0-9a-f]{64})", DispatchBlobHandler),
+        (dispatch + r"/blobs/([^/]+)", DispatchBlobHandler),
         (dispatch + "/payloads", DispatchPayloadsHandler),
         ("events", EventsHandler),
         (".*", UnknownRouteHandler),  # last: every other path
