@@ -2,9 +2,9 @@
 
 Verbs follow Covalent's CLI: ``serve`` (foreground), ``start``, ``stop``,
 ``restart``, ``status``, ``logs``, ``purge``, plus ``executors``, which lists
-the executors the running server offers, and ``demo``, which runs an
-example workflow end to end. Exit codes: 0 success, 1 failure, 2 bad usage,
-3 ``status`` found no server.
+the executors the running server offers, ``gc``, which removes payloads no
+dispatch uses, and ``demo``, which runs an example workflow end to end.
+Exit codes: 0 success, 1 failure, 2 bad usage, 3 ``status`` found no server.
 """
 
 from __future__ import annotations
@@ -15,10 +15,14 @@ import os
 import sys
 import urllib.parse
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from covalent_nb import _config, _server_process
 from covalent_nb._suggest import did_you_mean
 from covalent_nb.errors import CovalentNBError, ServerProcessError
+
+if TYPE_CHECKING:
+    from covalent_nb.client.http import DispatcherConnection
 
 __all__ = ["build_parser", "main"]
 
@@ -36,6 +40,16 @@ def _count(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0 (0: one per core)")
     return int(text)
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes >= 0, e.g. 60 or 0.5")
+    return value
 
 
 def _err(message: str) -> None:
@@ -151,12 +165,7 @@ def cmd_executors(args: argparse.Namespace) -> int:
     if server.url is None:
         _err(f"executors: the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
         return EXIT_FAILED
-    from covalent_nb.client.http import DispatcherConnection
-
-    url = urllib.parse.urlsplit(server.url)
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(url.hostname or "", url.hostname or "")
-    token = _server_process.read_server_token(paths) or _config.client_token()
-    listing = DispatcherConnection(host, url.port or 80, token, timeout=30).get_json("executors")
+    listing = _connect(server.url, paths, timeout=30).get_json("executors")
     if args.json:
         print(json.dumps(listing, indent=2))
         return EXIT_OK
@@ -166,6 +175,47 @@ def cmd_executors(args: argparse.Namespace) -> int:
         for setting, value in entry.get("settings", {}).items():
             shown = "(required, not set)" if setting in entry.get("missing", ()) else json.dumps(value)
             print(f"    {setting} = {shown}")
+    return EXIT_OK
+
+
+def _connect(url: str, paths: _config.ServerStatePaths, timeout: float) -> DispatcherConnection:
+    """A client of the dispatcher this data directory's server runs at ``url``, with its token."""
+    from covalent_nb.client.http import DispatcherConnection
+
+    parts = urllib.parse.urlsplit(url)
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(parts.hostname or "", parts.hostname or "")
+    token = _server_process.read_server_token(paths) or _config.client_token()
+    return DispatcherConnection(host, parts.port or 80, token, timeout=timeout)
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    """Remove stored payloads no dispatch uses and leftover temporary files (the running server does it,
+    else this command)."""
+    paths = _config.server_state_paths()
+    grace = args.grace_minutes * 60
+    server = _server_process.running_server(paths)
+    if server is not None:
+        if server.url is None:
+            _err(f"gc: the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
+            return EXIT_FAILED
+        answer = _connect(server.url, paths, timeout=600).post_json("gc", {"grace_seconds": grace})
+        where = f"by the {_NAME} at {server.url}"
+    elif not paths.root.is_dir():
+        print(f"nothing to collect: {paths.root} does not exist")
+        return EXIT_OK
+    else:
+        from covalent_nb.server.cleanup import collect_garbage_offline
+        from covalent_nb.server.data_lock import DataDirBusy
+
+        try:
+            answer = collect_garbage_offline(paths.root, grace)
+        except DataDirBusy as exc:
+            _err(f"gc: {exc}; or ask that dispatcher (POST api/v1/gc)")
+            return EXIT_FAILED
+        where = f"in {paths.root} (no {_NAME} runs)"
+    print(f"removed {answer['payloads_removed']} payload(s) no dispatch uses "
+          f"({answer['bytes_freed']} bytes, stored more than {args.grace_minutes:g} minute(s) ago) and "
+          f"{answer['temp_files_removed']} temporary file(s), {where}")
     return EXIT_OK
 
 
@@ -303,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     executors.add_argument("--json", action="store_true", help="print the server's answer as JSON")
     logs = _add_verb(verbs, "logs", cmd_logs)
     logs.add_argument("-n", "--lines", type=_count, default=50, help="how many lines (default 50)")
+    gc = _add_verb(verbs, "gc", cmd_gc)
+    gc.add_argument("--grace-minutes", type=_minutes, default=60.0,
+                    help="keep payloads stored less than this long ago: their dispatch may be on its way "
+                         "(default 60)")
     purge = _add_verb(verbs, "purge", cmd_purge)
     purge.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     demo = _add_verb(verbs, "demo", cmd_demo)

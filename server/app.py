@@ -23,6 +23,7 @@ import tornado.web
 from covalent_nb.errors import ConfigError
 
 from .auth import Authenticate, ensure_token, token_authenticator
+from .cleanup import Cleaner
 from .data_lock import DataDirBusy, DataDirLock
 from .dispatcher import Dispatcher
 from .events import EventHub
@@ -50,6 +51,9 @@ class DispatcherService:
         make_private(settings.data_dir)  # whatever an earlier run or version left open to others
         self.hub = EventHub()
         self.dispatcher = Dispatcher(settings, self.store, self.hub)
+        self.cleaner = Cleaner(self.store, is_running=lambda dispatch_id: dispatch_id in self.dispatcher.runs,
+                               flush=self.dispatcher.flush)
+        self._retention: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Start the Dask cluster in the background (when eager), watch it idle, and resume the
@@ -59,12 +63,19 @@ class DispatcherService:
             clusters.start_in_background()
         clusters.close_when_idle(self.settings.cluster_idle_minutes * 60,
                                  busy=lambda: bool(self.dispatcher.runs))
+        removed = self.cleaner.remove_temp_files()
+        if removed:
+            log.info("removed %d temporary file(s) left by an earlier run", removed)
         resumed = await self.dispatcher.resume_unfinished()
         if resumed:
             log.info("resumed %d unfinished dispatch(es)", len(resumed))
+        if self.settings.keep_days > 0:
+            self._retention = asyncio.ensure_future(self.cleaner.keep_recent(self.settings.keep_days))
 
     async def stop(self) -> None:
         """Stop the dispatcher and close the store (running work resumes at next start)."""
+        if self._retention is not None:
+            self._retention.cancel()
         await self.dispatcher.close()
         self.store.close()
         self._lock.release()

@@ -18,7 +18,8 @@ from covalent_nb import __version__
 from covalent_nb._frames import pack
 from covalent_nb._status import TERMINAL, Status
 
-from .blobs import BlobUpload, InvalidBlobKey, check_key
+from .blobs import GRACE_SECONDS, BlobUpload, InvalidBlobKey, check_key
+from .cleanup import DispatchBusy, DispatchGone
 from .dispatcher import DispatchNotFound, ManifestError
 from .json_body import JsonBodyError, parse_json
 from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_seconds,
@@ -248,18 +249,29 @@ class BlobUploadHandler(StreamedBodyHandler):
             self.fail(413, str(exc))
 
     def put(self, key: str) -> None:
-        if self.upload is None:
+        upload, self.upload = self.upload, None
+        if upload is None:
             return
         try:
-            with self.service.store.transaction():
-                self.upload.finish()
+            with self.service.store.transaction(durable=True):  # stored, then acknowledged
+                upload.finish()
         except ValueError as exc:
             self.fail(400, str(exc))
-        self.write_json({"key": key, "size": self.upload.size}, status=201)
+        finally:
+            upload.abort()
+        self.write_json({"key": key, "size": upload.size}, status=201)
 
     def on_connection_close(self) -> None:
-        if self.upload is not None:
-            self.upload.abort()
+        self._abort()
+
+    def on_finish(self) -> None:
+        self._abort()
+
+    def _abort(self) -> None:
+        """Remove the temporary file of an upload that did not finish (refused, cut off)."""
+        upload, self.upload = self.upload, None
+        if upload is not None:
+            upload.abort()
 
 
 @tornado.web.stream_request_body
@@ -302,7 +314,17 @@ class DispatchesHandler(StreamedBodyHandler):
 
 
 class DispatchHandler(ApiHandler):
-    """``GET dispatches/{id}``: its state (``?status_only=1``: id and status)."""
+    """``GET dispatches/{id}``: its state (``?status_only=1``: id and status);
+    ``DELETE``: remove a finished dispatch with its sub-dispatches and the payloads only it used."""
+
+    def delete(self, dispatch_id: str) -> None:
+        try:
+            outcome = self.service.cleaner.delete(self.owner, dispatch_id)
+        except DispatchGone as exc:
+            self.fail(404, str(exc.args[0]))
+        except DispatchBusy as exc:
+            self.fail(409, str(exc))
+        self.write_json(outcome)
 
     async def get(self, dispatch_id: str) -> None:
         status_only = self.query_arg("status_only", parse_flag)
@@ -404,6 +426,18 @@ class UnknownRouteHandler(ApiHandler):
         self.fail(404, f"{self.request.method} {path}: the API has no such route")
 
 
+class GarbageHandler(ApiHandler):
+    """``POST gc`` with ``{"grace_seconds": S}`` (optional): remove payloads no dispatch names,
+    stored more than S seconds ago (default an hour), and leftover temporary files."""
+
+    async def post(self) -> None:
+        body = self.json_body() or {}
+        grace = body.get("grace_seconds", GRACE_SECONDS) if isinstance(body, dict) else None
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < float("inf"):
+            self.fail(400, 'the body must be {"grace_seconds": a number >= 0} or empty')
+        self.write_json(await self.service.cleaner.collect_garbage(float(grace)))
+
+
 class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
     """``GET events?dispatch_id=...``: a WebSocket of status events (all of the caller's without an id)."""
 
@@ -466,6 +500,7 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
         (dispatch + "/cancel", CancelHandler),
         (dispatch + r"/blobs/([^/]+)", DispatchBlobHandler),
         (dispatch + "/payloads", DispatchPayloadsHandler),
+        ("gc", GarbageHandler),
         ("events", EventsHandler),
         (".*", UnknownRouteHandler),  # last: every other path
     ]

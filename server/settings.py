@@ -29,6 +29,8 @@ class ServerSettings:
     (see :data:`CLUSTER_STARTS`; eager never delays the server's own start);
     ``cluster_idle_minutes`` closes the local cluster after that long without
     a task, to give its memory back (0: never); the next task starts it again.
+    ``keep_days`` deletes finished dispatches that many days after they end
+    (0: never; fractions allowed).
     ``dask_tls_ca_file``, ``dask_tls_client_cert`` and ``dask_tls_client_key``
     (``[dask] tls_ca_file``, ...) are the credentials for existing Dask
     clusters at ``tls://`` addresses; ``dask_tls`` holds them, checked.
@@ -45,6 +47,7 @@ class ServerSettings:
     executors: dict = dataclasses.field(default_factory=dict)
     cluster_start: str = "eager"
     cluster_idle_minutes: float = 30.0
+    keep_days: float = 0.0
     dask_tls_ca_file: str = ""
     dask_tls_client_cert: str = ""
     dask_tls_client_key: str = ""
@@ -54,6 +57,7 @@ class ServerSettings:
         if self.cluster_start not in CLUSTER_STARTS:
             raise ConfigError(f"server.cluster_start must be 'eager' or 'lazy'; got {self.cluster_start!r}")
         self.cluster_idle_minutes = _minutes(self.cluster_idle_minutes)
+        self.keep_days = _days(self.keep_days)
         self.dask_tls = ExternalTLS.from_config(self.dask_tls_ca_file, self.dask_tls_client_cert,
                                                 self.dask_tls_client_key)
         if self.scheduler_address.startswith("tls://") and self.dask_tls is None:
@@ -84,6 +88,7 @@ class ServerSettings:
             executors=dict(conf.get("executors", {})),
             cluster_start=server.get("cluster_start", "eager"),
             cluster_idle_minutes=server.get("cluster_idle_minutes", 30.0),
+            keep_days=server.get("keep_days", 0.0),
             dask_tls_ca_file=dask.get("tls_ca_file", ""),
             dask_tls_client_cert=dask.get("tls_client_cert", ""),
             dask_tls_client_key=dask.get("tls_client_key", ""),
@@ -104,3 +109,15 @@ def _minutes(value: object) -> float:
         raise ConfigError("server.cluster_idle_minutes must be a number of minutes, 0 (never close the "
                           f"idle cluster) or more, e.g. 30 or 0.5; got {value!r}")
     return minutes
+
+
+def _days(value: object) -> float:
+    """``server.keep_days`` as a number of days, 0 (keep everything) or more (fractions allowed)."""
+    try:
+        days = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        days = math.nan
+    if not math.isfinite(days) or days < 0:
+        raise ConfigError("server.keep_days must be a number of days, 0 (keep finished dispatches until "
+                          f"deleted) or more, e.g. 30 or 0.5; got {value!r}")
+    return days

@@ -336,3 +336,19 @@ def test_demo_into_a_pipe_closed_early_stops_its_server_quietly(cli_env: dict[st
     assert status == 1 and "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert not (data_dir(env) / "server.pid").exists()  # the server the demo started is stopped
     assert run_cli(env, "status").returncode == 3
+
+
+def test_gc_without_a_server(cli_env: dict[str, str]) -> None:
+    nothing = run_cli(cli_env, "gc")
+    assert nothing.returncode == 0 and "nothing to collect" in nothing.stdout
+    from covalent_nb.server.data_lock import DataDirLock
+
+    lock = DataDirLock(data_dir(cli_env))   # a dispatcher this command does not know holds the directory
+    try:
+        busy = run_cli(cli_env, "gc")
+    finally:
+        lock.release()
+    assert busy.returncode == 1
+    assert f"in use by dispatcher pid {os.getpid()}" in busy.stderr and "POST api/v1/gc" in busy.stderr
+    done = run_cli(cli_env, "gc", "--grace-minutes", "0")
+    assert done.returncode == 0 and "removed 0 payload(s)" in done.stdout, done.stderr

@@ -40,7 +40,8 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
     assert _config.get_config("dispatcher.port") == 48008
     assert _config.get_config("dispatcher.address") == "localhost"
     assert _config.get_config("server") == {"workers": 0, "max_payload_mb": 512, "data_dir": "",
-                                            "cluster_start": "eager", "cluster_idle_minutes": 30.0}
+                                            "cluster_start": "eager", "cluster_idle_minutes": 30.0,
+                                            "keep_days": 0.0}
 
 
 def test_empty_file_means_defaults() -> None:

@@ -1,4 +1,4 @@
-"""Covalent's dispatch functions: dispatch, dispatch_sync, get_result, cancel, redispatch."""
+"""Covalent's dispatch functions: dispatch, dispatch_sync, get_result, cancel, redispatch; and delete."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from covalent_nb.result import Result
 from .connect import connection
 from .http import DispatcherConnection
 
-__all__ = ["dispatch", "dispatch_sync", "get_result", "cancel", "redispatch"]
+__all__ = ["dispatch", "dispatch_sync", "get_result", "cancel", "delete", "redispatch"]
 
 INLINE_LIMIT = 256 * 1024
 _WAIT_SLICE = 55.0
@@ -100,6 +100,18 @@ def cancel(dispatch_id: str, task_ids: int | list[int] | None = None,
     if isinstance(task_ids, int):
         task_ids = [task_ids]
     return connection(dispatcher_addr).post_json(f"dispatches/{dispatch_id}/cancel", {"task_ids": task_ids})
+
+
+def delete(dispatch_id: str, dispatcher_addr: str | None = None) -> dict[str, Any]:
+    """Delete a finished dispatch: its records, its sublattices' and the payloads no other dispatch uses.
+
+    Returns ``{"dispatch_id", "deleted": [ids], "payloads_removed", "bytes_freed"}``.
+    A running dispatch is refused (cancel it first); an unknown id raises
+    :class:`~covalent_nb.errors.DispatchNotFoundError`.
+    """
+    if not isinstance(dispatch_id, str) or not dispatch_id:
+        raise TypeError(f"dispatch_id must be a non-empty string, not {dispatch_id!r}")
+    return connection(dispatcher_addr).delete_json(f"dispatches/{dispatch_id}")
 
 
 def redispatch(dispatch_id: str, replace_electrons: dict[str, Any] | None = None,

@@ -143,6 +143,10 @@ class DispatcherConnection:
                                   f"with something that is not JSON, which is not a covalent-nb dispatcher's "
                                   f"answer: check the address.{self._came_from()}") from None
 
+    def delete_json(self, path: str) -> Any:
+        """DELETE and decode the JSON answer."""
+        return self._json(self.request("DELETE", path), "DELETE", path)
+
     def put_blob(self, key: str, data: bytes) -> None:
         """Upload one large payload by its content key."""
         self.request("PUT", f"blobs/{key}", data, {"Content-Type": "application/octet-stream"})

@@ -28,7 +28,7 @@ from covalent_nb.workflow.builder import CallSignatureError
 __all__ = ["CellBuildError", "CellDispatchError", "CellWorkflowError", "CovalentMagicError",
            "CovalentMagics", "load_ipython_extension"]
 
-SUBCOMMANDS = ("list", "show", "cancel", "status", "config")
+SUBCOMMANDS = ("list", "show", "cancel", "delete", "status", "config")
 _SECRET_WORDS = ("token", "secret", "password", "key")
 
 
@@ -59,7 +59,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 @magics_class
 class CovalentMagics(Magics):
-    """``%%covalent`` (a cell as a workflow) and ``%covalent`` (list, show, cancel, status, config)."""
+    """``%%covalent`` (a cell as a workflow) and ``%covalent`` (list, show, cancel, delete, status, config)."""
 
     @magic_arguments.magic_arguments("%covalent")  # shown as %%covalent
     @magic_arguments.argument("--executor", metavar="NAME",
@@ -105,21 +105,22 @@ class CovalentMagics(Magics):
 
     @magic_arguments.magic_arguments("covalent")
     @magic_arguments.argument("subcommand", nargs="?", metavar="SUBCOMMAND",
-                              help="list | show ID | cancel ID | status | config")
-    @magic_arguments.argument("dispatch_id", nargs="?", metavar="ID", help="a dispatch id (show, cancel)")
+                              help="list | show ID | cancel ID | delete ID | status | config")
+    @magic_arguments.argument("dispatch_id", nargs="?", metavar="ID", help="a dispatch id (show, cancel, delete)")
     @magic_arguments.argument("-n", dest="limit", type=int, default=20, metavar="N",
                               help="list: how many dispatches (default 20)")
     @magic_arguments.argument("--addr", metavar="HOST:PORT",
                               help="the dispatcher to use (default: the one the client finds)")
     @line_magic("covalent")
     def covalent_line(self, line: str) -> Any:
-        """Manage dispatches: list (newest first), show ID (the widget), cancel ID, status, config."""
+        """Manage dispatches: list (newest first), show ID (the widget), cancel ID, delete ID (a finished
+        one, with the payloads only it used), status, config."""
         args = magic_arguments.parse_argstring(self.covalent_line, line)
         if args.subcommand not in SUBCOMMANDS:
             said = f"unknown subcommand {args.subcommand!r}" if args.subcommand else "a subcommand is needed"
             raise UsageError(f"%covalent: {said}; {choices_hint(args.subcommand or '', SUBCOMMANDS, 'use one of')}\n"
                              f"{self.covalent_line.parser.format_usage()}")
-        if args.subcommand in ("show", "cancel") and not args.dispatch_id:
+        if args.subcommand in ("show", "cancel", "delete") and not args.dispatch_id:
             raise UsageError(f"%covalent {args.subcommand} needs a dispatch id: %covalent {args.subcommand} ID")
         try:
             return getattr(self, f"_{args.subcommand}")(args)
@@ -167,6 +168,16 @@ class CovalentMagics(Magics):
         cancelled = answer.get("cancelled") or []
         print(f"Dispatch {args.dispatch_id}: {answer.get('status')} "
               f"({len(cancelled)} unfinished task(s) cancelled).")
+
+    def _delete(self, args: Any) -> None:
+        from covalent_nb.client import delete
+
+        _check_known(args.dispatch_id, args.addr, "delete")
+        answer = delete(args.dispatch_id, dispatcher_addr=args.addr)
+        others = len(answer.get("deleted") or []) - 1
+        subs = f" and {others} sublattice dispatch(es)" if others > 0 else ""
+        print(f"Deleted dispatch {args.dispatch_id}{subs}; {answer.get('payloads_removed', 0)} payload(s) "
+              f"no other dispatch used were removed ({_size(answer.get('bytes_freed', 0))}).")
 
     def _status(self, args: Any) -> None:
         from covalent_nb.client.connect import connection
@@ -273,6 +284,14 @@ def _progress(dispatch: dict[str, Any]) -> str:
     text = f"{counts.get(Status.COMPLETED.value, 0)}/{total}"
     failed = counts.get(Status.FAILED.value, 0)
     return f"{text} ({failed} failed)" if failed else text
+
+
+def _size(n_bytes: int) -> str:
+    """A byte count for people: 512 bytes, 3.2 MB."""
+    if n_bytes < 1000:
+        return f"{n_bytes} bytes"
+    exponent = min(4, (len(str(int(n_bytes))) - 1) // 3)
+    return f"{n_bytes / 1000 ** exponent:.1f} {('kB', 'MB', 'GB', 'TB')[exponent - 1]}"
 
 
 def _local_time(timestamp: float | None) -> str:
