@@ -24,6 +24,7 @@ from covalent_nb.errors import ConfigError
 
 from .auth import Authenticate, ensure_token, token_authenticator
 from .cleanup import Cleaner
+from .idempotency import PendingRequests
 from .data_lock import DataDirBusy, DataDirLock
 from .dispatcher import Dispatcher
 from .events import EventHub
@@ -54,6 +55,7 @@ class DispatcherService:
         self.cleaner = Cleaner(self.store, is_running=lambda dispatch_id: dispatch_id in self.dispatcher.runs,
                                flush=self.dispatcher.flush)
         self._retention: asyncio.Task | None = None
+        self.pending_requests = PendingRequests()
 
     async def start(self) -> None:
         """Start the Dask cluster in the background (when eager), watch it idle, and resume the

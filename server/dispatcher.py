@@ -98,16 +98,19 @@ class Dispatcher:
 
     # ---- creating ------------------------------------------------------------
 
-    def create(self, owner: str, manifest: Any, parent: tuple[str, int] | None = None) -> Created:
+    def create(self, owner: str, manifest: Any, parent: tuple[str, int] | None = None,
+               idempotency: tuple[str, str] | None = None) -> Created:
         """Check and durably store a dispatch, start it; return its id and warnings.
 
         Raises ManifestError (nothing stored) when the manifest is malformed, or
         names an executor this server offers with settings it cannot take.
+        ``idempotency`` (the request's key and digest) is stored with the dispatch.
         """
         checked = check_manifest(manifest, self.store.blobs.has)
-        return run_through(self._create(owner, checked, parent))
+        return run_through(self._create(owner, checked, parent, idempotency))
 
-    async def create_sliced(self, owner: str, body: bytes) -> Created:
+    async def create_sliced(self, owner: str, body: bytes,
+                            idempotency: tuple[str, str] | None = None) -> Created:
         """:meth:`create` from a request's body: a big one never holds the event loop for long.
 
         A body over BIG_BODY_BYTES is parsed, checked and made the JSON text
@@ -118,20 +121,20 @@ class Dispatcher:
         the API takes, else as :meth:`create`.
         """
         if len(body) <= BIG_BODY_BYTES:
-            return self.create(owner, parse_json(body))
+            return self.create(owner, parse_json(body), idempotency=idempotency)
         with self.pauses.building():
             checked, text = await asyncio.to_thread(_parse_check_encode, body)
             missing = list(checked.missing)
             for start in range(0, len(missing), SLICE):
                 check_payloads_present(checked, self.store.blobs.has, missing[start:start + SLICE])
                 await pause()
-            created = await run_sliced(self._create(owner, checked, None, text))
+            created = await run_sliced(self._create(owner, checked, None, idempotency, text))
             if len(checked.manifest["nodes"]) > SLICE:
                 self.pauses.keep(created.dispatch_id)
         return created
 
     def _create(self, owner: str, checked: CheckedManifest, parent: tuple[str, int] | None,
-                text: str | None = None) -> Steps[Created]:
+                idempotency: tuple[str, str] | None, text: str | None = None) -> Steps[Created]:
         """Store a checked dispatch and start it (a sliced loop); ``text``: its manifest's JSON, when made."""
         manifest = checked.manifest
         warnings = yield from self._check_executors(manifest)
@@ -162,6 +165,8 @@ class Dispatcher:
                     self.store.blobs.put(key, data)
                 self.store.insert_dispatch(record, manifest if text is None else text, [] if early else rows,
                                            checked.blob_keys)
+                if idempotency is not None:
+                    self.store.remember_request(owner, *idempotency, dispatch_id, warnings)
         except Exception:
             if early:
                 with self.store.transaction():

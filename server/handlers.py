@@ -24,6 +24,7 @@ from .dispatcher import DispatchNotFound, ManifestError
 from .json_body import JsonBodyError, parse_json
 from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_seconds,
                          parse_statuses)
+from .idempotency import HEADER as IDEMPOTENCY_HEADER, IdempotencyConflict, check_header, find_replay, request_digest
 from .views import dispatch_view_text, node_statuses
 
 __all__ = ["api_handlers"]
@@ -293,7 +294,27 @@ class DispatchesHandler(StreamedBodyHandler):
     async def post(self) -> None:
         self.request.body = b"".join(self._chunks)
         try:
-            created = await self.service.dispatcher.create_sliced(self.owner, self.request.body)
+            key = check_header(self.request.headers.get(IDEMPOTENCY_HEADER))
+        except ValueError as exc:
+            self.fail(400, str(exc))
+        idempotency = None
+        pending = self.service.pending_requests
+        if key is not None:
+            idempotency = (key, request_digest(self.request.body))
+            await pending.wait_for(self.owner, key)  # a retry while the first request is being stored
+            self.service.dispatcher.flush()
+            try:
+                replay = find_replay(self.service.store, self.owner, *idempotency)
+            except IdempotencyConflict as exc:
+                self.fail(422, str(exc))
+            if replay is not None:  # a retry of a request already done: its answer again
+                self.set_header("Idempotent-Replayed", "true")
+                self.write_json({"dispatch_id": replay[0], "warnings": replay[1]}, status=200)
+                return
+        try:
+            with pending.handling(self.owner, key):
+                created = await self.service.dispatcher.create_sliced(self.owner, self.request.body,
+                                                                      idempotency=idempotency)
         except JsonBodyError as exc:
             self.fail(400, f"the request body is not valid JSON: {exc}")
         except ManifestError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 import warnings
 from typing import Any, Callable
 
@@ -11,7 +12,7 @@ from covalent_nb._suggest import choices_hint
 from covalent_nb.result import Result
 
 from .connect import connection
-from .http import DispatcherConnection
+from .http import IDEMPOTENCY_HEADER, DispatcherConnection
 
 __all__ = ["dispatch", "dispatch_sync", "get_result", "cancel", "delete", "redispatch"]
 
@@ -28,7 +29,8 @@ def _submit(conn: DispatcherConnection, manifest: dict[str, Any], blobs: dict[st
         else:
             conn.put_blob(key, data)
     manifest["blobs"] = inline
-    answer = conn.post_json("dispatches", manifest)
+    # A new key per dispatch: a retry of this request (its answer lost) returns the same dispatch.
+    answer = conn.post_json("dispatches", manifest, headers={IDEMPOTENCY_HEADER: str(uuid.uuid4())})
     for warning in answer.get("warnings") or []:
         message = warning.get("message") if isinstance(warning, dict) else warning
         if isinstance(message, str) and message:

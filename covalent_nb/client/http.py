@@ -13,9 +13,13 @@ from covalent_nb._config import url_host
 from covalent_nb.errors import (AuthenticationError, DispatcherError,
                                 DispatcherUnreachableError, DispatchNotFoundError)
 
-__all__ = ["DispatcherConnection"]
+__all__ = ["DispatcherConnection", "IDEMPOTENCY_HEADER"]
 
 _API = "/api/v1/"
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""A POST carrying this header may be sent again when its answer is lost: the server answers a
+repeat with the first request's outcome instead of doing it twice."""
 
 EXPECT_CONTINUE_BYTES = 1024 * 1024
 """Bodies of at least this size are announced with ``Expect: 100-continue`` and sent once the server agrees.
@@ -88,8 +92,8 @@ class DispatcherConnection:
             except (ConnectionRefusedError, socket.gaierror, OSError, http.client.HTTPException) as exc:
                 self._drop()
                 refused = isinstance(exc, (ConnectionRefusedError, socket.gaierror))
-                if attempt == 0 and not refused and method in ("GET", "PUT"):
-                    continue  # idempotent, on a kept-alive connection the server had closed: once more
+                if attempt == 0 and not refused and (method in ("GET", "PUT") or IDEMPOTENCY_HEADER in all_headers):
+                    continue  # idempotent (or made so by its key), the answer lost: once more
                 raise DispatcherUnreachableError(self._lost_message(exc, method, None if refused else body)) from None
         if response.status >= 400:
             if body is not None or response.will_close:
@@ -130,10 +134,15 @@ class DispatcherConnection:
         """GET and decode JSON."""
         return self._json(self.request("GET", path, timeout=timeout), "GET", path)
 
-    def post_json(self, path: str, payload: Any) -> Any:
-        """POST JSON and decode the JSON answer."""
+    def post_json(self, path: str, payload: Any, headers: dict[str, str] | None = None) -> Any:
+        """POST JSON (with ``headers`` besides) and decode the JSON answer."""
         body = json.dumps(payload, separators=(",", ":")).encode()
-        return self._json(self.request("POST", path, body, {"Content-Type": "application/json"}), "POST", path)
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        return self._json(self.request("POST", path, body, sent), "POST", path)
+
+    def delete_json(self, path: str) -> Any:
+        """DELETE and decode the JSON answer."""
+        return self._json(self.request("DELETE", path), "DELETE", path)
 
     def _json(self, data: bytes, method: str, path: str) -> Any:
         try:
@@ -142,10 +151,6 @@ class DispatcherConnection:
             raise DispatcherError(f"the server at {self.url} answered {method} {self.url}{_API.lstrip('/')}{path} "
                                   f"with something that is not JSON, which is not a covalent-nb dispatcher's "
                                   f"answer: check the address.{self._came_from()}") from None
-
-    def delete_json(self, path: str) -> Any:
-        """DELETE and decode the JSON answer."""
-        return self._json(self.request("DELETE", path), "DELETE", path)
 
     def put_blob(self, key: str, data: bytes) -> None:
         """Upload one large payload by its content key."""
