@@ -32,6 +32,7 @@ from .live import EventStream, stream_for
 from .node_details import fetch_output_preview, node_details_html
 from .node_kinds import display_status
 from .static_view import node_table_html, static_html, summary_html, summary_text
+from .ui_links import ui_link_html
 
 if TYPE_CHECKING:
     from covalent_nb.client.http import DispatcherConnection
@@ -144,6 +145,9 @@ class DispatchWidget(ipywidgets.VBox):
         self._updating_options = False
         self._text_plain = text_plain
         self._display_handles: list[Any] = []
+        self._page_link = "" if connection is None else (  # the dispatch's page in the web UI
+            '<div style="font-size:85%">' + ui_link_html(connection.url, view["id"], "dispatch page ↗",
+                                                         self._dispatch_state.name) + "</div>")
         self._build_children()
         self._refresh(all_parts=True)
         if live and not self._dispatch_state.terminal:
@@ -208,7 +212,7 @@ class DispatchWidget(ipywidgets.VBox):
             self.status = state.status
             self.counts = state.counts()
             self.node_statuses = {str(k): v for k, v in state.node_statuses.items()}
-        self._header.value = summary_html(state, self._note)
+        self._header.value = summary_html(state, self._note) + self._page_link
         if self._picture.svg is not None:
             css = status_css(self._picture, self._dom_prefix, state.node_statuses)
             if css != self._style_block.value:

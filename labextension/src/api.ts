@@ -82,10 +82,15 @@ export function eventsUrl(settings: ServerConnection.ISettings): string {
     : url;
 }
 
+/** The web UI's home. */
+export function uiUrl(settings: ServerConnection.ISettings): string {
+  return URLExt.join(settings.baseUrl, UI_PATH);
+}
+
 /** The web UI's page of one dispatch. */
 export function dispatchPageUrl(
   dispatchId: string,
   settings: ServerConnection.ISettings
 ): string {
-  return `${URLExt.join(settings.baseUrl, UI_PATH)}#/dispatches/${encodeURIComponent(dispatchId)}`;
+  return `${uiUrl(settings)}#/dispatches/${encodeURIComponent(dispatchId)}`;
 }

@@ -1,26 +1,27 @@
 /**
- * A dispatch's page in a main-area tab: the web UI's page in an iframe of
- * the same origin, so Jupyter's login cookies apply to it and its API calls.
+ * A dispatch's page in a main-area tab (or, without a dispatch, the web UI's
+ * home): the web UI's page in an iframe of the same origin, so Jupyter's
+ * login cookies apply to it and its API calls.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { IFrame, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { dispatchPageUrl } from './api';
+import { dispatchPageUrl, uiUrl } from './api';
 import { covalentIcon } from './icon';
 
-/** What a dispatch tab shows: which dispatch, and its name for the tab's title. */
+/** What a dispatch tab shows: which dispatch (none: the web UI's home), and its name for the tab's title. */
 export interface IDispatchTabArgs {
-  id: string;
+  id?: string;
   name?: string;
 }
 
 /** The tab's widget: the iframe with the dispatch's page. */
 export type DispatchTab = MainAreaWidget<IFrame>;
 
-/** The id of a dispatch's tab (one tab per dispatch). */
-export function tabId(dispatchId: string): string {
-  return `covalent-nb-dispatch-${dispatchId}`;
+/** The id of a dispatch's tab (one tab per dispatch), or of the home's. */
+export function tabId(dispatchId?: string): string {
+  return dispatchId ? `covalent-nb-dispatch-${dispatchId}` : 'covalent-nb-ui';
 }
 
 /** Show the dispatch's tab, opening it if it is not open yet. */
@@ -41,16 +42,17 @@ export function openDispatchTab(
     sandbox: ['allow-scripts', 'allow-same-origin', 'allow-forms', 'allow-downloads', 'allow-popups'],
     referrerPolicy: 'same-origin'
   });
-  content.url = dispatchPageUrl(args.id, settings);
+  content.url = args.id ? dispatchPageUrl(args.id, settings) : uiUrl(settings);
   content.addClass('cnb-lab-page');
   const widget = new MainAreaWidget({ content });
   widget.id = id;
   widget.addClass('cnb-lab-dispatch-tab');
-  widget.title.label = args.name ? `${args.name} · ${args.id.slice(0, 8)}` : `dispatch ${args.id.slice(0, 8)}`;
-  widget.title.caption = `Dispatch ${args.id}`;
+  const short = (args.id ?? '').slice(0, 8);
+  widget.title.label = !args.id ? 'Covalent' : args.name ? `${args.name} · ${short}` : `dispatch ${short}`;
+  widget.title.caption = args.id ? `Dispatch ${args.id}` : 'Covalent: your dispatches';
   widget.title.icon = covalentIcon;
   widget.title.closable = true;
-  widget.title.dataset = { ...widget.title.dataset, dispatchId: args.id, dispatchName: args.name ?? '' };
+  widget.title.dataset = { ...widget.title.dataset, dispatchId: args.id ?? '', dispatchName: args.name ?? '' };
   void tracker.add(widget);
   app.shell.add(widget, 'main');
   app.shell.activateById(id);

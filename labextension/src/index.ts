@@ -12,14 +12,15 @@ import {
 import { WidgetTracker } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { uiUrl } from './api';
 import { covalentIcon } from './icon';
 import { DispatchesPanel } from './panel';
 import { DispatchTab, IDispatchTabArgs, openDispatchTab } from './dispatchTab';
 
-/** The command that opens a dispatch's page: `{id, name?}`. */
+/** The command that opens a dispatch's page, `{id, name?}`, or the web UI's home, `{}`. */
 export const OPEN_DISPATCH = 'covalent-nb:open-dispatch';
-/** Links that a notebook output gives a dispatch's page (`data-dispatch-id` names it). */
-const PAGE_LINK = 'a.cnb-ui-link[data-dispatch-id]';
+/** Links to the web UI in notebook outputs (`data-ui-path`: the UI's path; `data-dispatch-id`: the dispatch). */
+const UI_LINK = 'a.cnb-ui-link[data-ui-path]';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'covalent-nb:plugin',
@@ -49,21 +50,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void restorer.restore(tracker, {
         command: OPEN_DISPATCH,
         args: widget => ({ id: widget.title.dataset.dispatchId, name: widget.title.dataset.dispatchName }),
-        name: widget => widget.title.dataset.dispatchId
+        name: widget => widget.id
       });
     }
 
-    // A page link in an output opens as a tab of Lab rather than a new browser tab.
+    // A link to this server's web UI in an output opens as a tab of Lab, not a browser tab.
+    const ownPath = new URL(uiUrl(settings), window.location.href).pathname;
     document.addEventListener(
       'click',
       event => {
-        const link = (event.target as Element | null)?.closest?.(PAGE_LINK) as HTMLAnchorElement | null;
-        if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) {
+        const link = (event.target as Element | null)?.closest?.(UI_LINK) as HTMLAnchorElement | null;
+        if (!link || link.dataset.uiPath !== ownPath || event.button !== 0) {
           return;
         }
-        const dispatchId = link.dataset.dispatchId ?? '';
+        if (event.ctrlKey || event.metaKey || event.shiftKey) {
+          return; // the user asks for a browser tab or window
+        }
         event.preventDefault();
-        void app.commands.execute(OPEN_DISPATCH, { id: dispatchId, name: link.dataset.dispatchName ?? '' });
+        const { dispatchId, dispatchName } = link.dataset;
+        void app.commands.execute(OPEN_DISPATCH, dispatchId ? { id: dispatchId, name: dispatchName ?? '' } : {});
       },
       true
     );

@@ -68,6 +68,17 @@ WORKFLOWS = """
 
 DISPATCH_SLOW = "print('dispatched', ct.dispatch(slow_chain)(2))"
 
+# the link a notebook output gives a dispatch's page (the widget's header, %covalent ui), made by the kernel
+PAGE_LINK = """
+    from covalent_nb.client.connect import connection
+    from covalent_nb.notebook.ui_links import ui_link_html
+    print(ui_link_html(connection().url, {dispatch_id!r}, "its page", name="quick_sum"))
+"""
+# puts that link on top of Lab's page, as an output would show it
+SHOW_LINK = ("html => { const box = document.createElement('div'); box.id = 'cnb-test-link';"
+             " box.style = 'position:fixed;top:4px;right:240px;z-index:10000;background:#fff'; box.innerHTML = html;"
+             " document.body.append(box); }")
+
 
 # The kernel client runs its own event loop, which cannot run in the thread of Playwright's
 # sync API (it has one running there): every kernel call goes through this one other thread,
@@ -153,6 +164,15 @@ def test_side_panel_lists_a_notebook_dispatch_live_and_opens_its_page(tmp_path: 
                 item.click()  # again: the same tab, not a second one
                 page.wait_for_timeout(500)
                 tabs = page.locator(tab).count()
+
+                quick_id = page.locator(f"{PANEL} li.cnb-lab-dispatch").nth(2).get_attribute("data-dispatch-id")
+                link_html = run(kernel, server, PAGE_LINK.format(dispatch_id=quick_id)).strip()
+                page.evaluate(SHOW_LINK, link_html)
+                page.locator("#cnb-test-link a").click()
+                quick_tab = f"#covalent-nb-dispatch-{quick_id}"
+                page.wait_for_selector(f"{quick_tab} iframe", state="attached", timeout=30_000)
+                quick_src = page.locator(f"{quick_tab} iframe").get_attribute("src")
+                pages = len(browser.contexts[0].pages)
             except Exception:
                 page.screenshot(path=str(ARTIFACTS / "lab-panel-failed.png"), full_page=True)
                 print("--- browser console ---\n" + "\n".join(console[-60:]))
@@ -177,3 +197,7 @@ def test_side_panel_lists_a_notebook_dispatch_live_and_opens_its_page(tmp_path: 
     assert current == f"covalent-nb-dispatch-{dispatch_id}"
     assert "slow_chain" in tab_label and dispatch_id[:8] in tab_label, tab_label
     assert tabs == 1
+    # the kernel's link to a dispatch's page opened as a Lab tab, not as another browser page
+    assert f'data-dispatch-id="{quick_id}"' in link_html and f"/covalent/ui/#/dispatches/{quick_id}" in link_html
+    assert quick_src == f"{server.url}covalent/ui/#/dispatches/{quick_id}", quick_src
+    assert pages == 1
