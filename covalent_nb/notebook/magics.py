@@ -28,7 +28,7 @@ from covalent_nb.workflow.builder import CallSignatureError
 __all__ = ["CellBuildError", "CellDispatchError", "CellWorkflowError", "CovalentMagicError",
            "CovalentMagics", "load_ipython_extension"]
 
-SUBCOMMANDS = ("list", "show", "cancel", "delete", "status", "config")
+SUBCOMMANDS = ("list", "show", "cancel", "delete", "status", "config", "ui")
 _SECRET_WORDS = ("token", "secret", "password", "key")
 
 
@@ -59,7 +59,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 @magics_class
 class CovalentMagics(Magics):
-    """``%%covalent`` (a cell as a workflow) and ``%covalent`` (list, show, cancel, delete, status, config)."""
+    """``%%covalent`` (a cell as a workflow) and ``%covalent`` (list, show, cancel, delete, status, config, ui)."""
 
     @magic_arguments.magic_arguments("%covalent")  # shown as %%covalent
     @magic_arguments.argument("--executor", metavar="NAME",
@@ -105,8 +105,9 @@ class CovalentMagics(Magics):
 
     @magic_arguments.magic_arguments("covalent")
     @magic_arguments.argument("subcommand", nargs="?", metavar="SUBCOMMAND",
-                              help="list | show ID | cancel ID | delete ID | status | config")
-    @magic_arguments.argument("dispatch_id", nargs="?", metavar="ID", help="a dispatch id (show, cancel, delete)")
+                              help="list | show ID | cancel ID | delete ID | status | config | ui [ID]")
+    @magic_arguments.argument("dispatch_id", nargs="?", metavar="ID",
+                              help="a dispatch id (show, cancel, delete; ui: its page)")
     @magic_arguments.argument("-n", dest="limit", type=int, default=20, metavar="N",
                               help="list: how many dispatches (default 20)")
     @magic_arguments.argument("--addr", metavar="HOST:PORT",
@@ -114,7 +115,8 @@ class CovalentMagics(Magics):
     @line_magic("covalent")
     def covalent_line(self, line: str) -> Any:
         """Manage dispatches: list (newest first), show ID (the widget), cancel ID, delete ID (a finished
-        one, with the payloads only it used), status, config."""
+        one, with the payloads only it used), status, config, ui [ID] (a link to the web UI, or to the
+        dispatch's page there)."""
         args = magic_arguments.parse_argstring(self.covalent_line, line)
         if args.subcommand not in SUBCOMMANDS:
             said = f"unknown subcommand {args.subcommand!r}" if args.subcommand else "a subcommand is needed"
@@ -178,6 +180,17 @@ class CovalentMagics(Magics):
         subs = f" and {others} sublattice dispatch(es)" if others > 0 else ""
         print(f"Deleted dispatch {args.dispatch_id}{subs}; {answer.get('payloads_removed', 0)} payload(s) "
               f"no other dispatch used were removed ({_size(answer.get('bytes_freed', 0))}).")
+
+    def _ui(self, args: Any) -> None:
+        from covalent_nb.client.discovery import locate_dispatcher
+        from covalent_nb.notebook.ui_links import ui_link_html, ui_url
+
+        if args.dispatch_id:
+            _check_known(args.dispatch_id, args.addr, "ui")
+        url = locate_dispatcher(args.addr).url
+        what = f"Dispatch {args.dispatch_id}" if args.dispatch_id else "Your dispatches"
+        display({"text/plain": f"{what}: {ui_url(url, args.dispatch_id)}",
+                 "text/html": f"{what}: {ui_link_html(url, args.dispatch_id)}"}, raw=True)
 
     def _status(self, args: Any) -> None:
         from covalent_nb.client.connect import connection

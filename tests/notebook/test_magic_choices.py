@@ -12,8 +12,8 @@ def test_a_mistyped_subcommand_names_the_close_one(shell: InteractiveShell) -> N
     error = run(shell, "%covalent stauts").error_in_exec
     assert isinstance(error, UsageError)
     assert str(error).splitlines()[0] == ("%covalent: unknown subcommand 'stauts'; use one of: list, show, cancel, "
-                                          "delete, status, config; did you mean 'status'?")
+                                          "delete, status, config, ui; did you mean 'status'?")
     error = run(shell, "%covalent").error_in_exec
     assert isinstance(error, UsageError)
     assert str(error).splitlines()[0] == ("%covalent: a subcommand is needed; use one of: list, show, cancel, "
-                                          "delete, status, config")
+                                          "delete, status, config, ui")
