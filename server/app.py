@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ class DispatcherService:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
+        self.started = time.time()  # the server's uptime counts from here (GET health?detail=1)
         install_token_filter()  # tornado's warnings name request URLs: a WebSocket's may hold a token
         private_dir(settings.data_dir)
         self._lock = DataDirLock(settings.data_dir)  # DataDirBusy when another dispatcher has it

@@ -94,6 +94,10 @@ class DaskClusters:
         """True when tasks for ``address`` run on this machine's local cluster (shared disk)."""
         return (address or self.default_address) is None
 
+    def connected_client(self) -> Any | None:
+        """The default cluster's client if it is connected, without counting as a use (for reports)."""
+        return self._clients.get(self.default_address)
+
     def ready_client(self, address: str | None) -> Any | None:
         """The client for ``address`` if it is already connected."""
         self._last_used = time.monotonic()

@@ -19,6 +19,7 @@ import uuid
 from typing import Any, NamedTuple
 
 from covalent_nb import _frames
+from covalent_nb._preview import bounded_preview
 from covalent_nb._serialize import blob_key
 from covalent_nb._suggest import listing
 from covalent_nb._status import TERMINAL, Status
@@ -147,7 +148,7 @@ class Dispatcher:
         manifest.pop("blobs", None)
         rows = [{"node_id": n["id"], "name": n["name"], "kind": n["kind"],
                  "status": Status.NEW_OBJECT.value, "executor": n.get("executor"),
-                 "fingerprint": n.get("fingerprint")} for n in manifest["nodes"]]
+                 "fingerprint": n.get("fingerprint"), "preview": n.get("preview")} for n in manifest["nodes"]]
         record = {"id": dispatch_id, "owner": owner, "name": manifest["name"],
                   "status": Status.NEW_OBJECT.value, "output_node": manifest["output"],
                   "parent_id": parent[0] if parent else None,
@@ -268,7 +269,7 @@ class Dispatcher:
         self.writer.set_node(run, node, Status.COMPLETED, start_time=previous["start_time"],
                        end_time=previous["end_time"], output_key=previous["output_key"],
                        output_size=previous["output_size"], stdout=previous["stdout"],
-                       stderr=previous["stderr"])
+                       stderr=previous["stderr"], preview=previous["preview"])
         node.output_key = previous["output_key"]
         self.store.add_dispatch_blob(run.id, previous["output_key"])
 
@@ -398,7 +399,8 @@ class Dispatcher:
         now = time.time()
         self.writer.set_node(run, node, Status.COMPLETED, start_time=meta.get("start_time", node.start_time),
                        end_time=meta.get("end_time", now), output_key=key, output_size=size,
-                       stdout=meta.get("stdout", ""), stderr=_with_retries(node, meta.get("stderr", "")))
+                       stdout=meta.get("stdout", ""), stderr=_with_retries(node, meta.get("stderr", "")),
+                       preview=bounded_preview(meta.get("preview")))
         node.output_key = key
         self.store.add_dispatch_blob(run.id, key)
         for cid in node.children:
@@ -486,7 +488,8 @@ class Dispatcher:
         if child.status == Status.COMPLETED:
             key = child.nodes[child.output].output_key
             size = self.store.blobs.size(key) or 0
-            self._complete(run, node, key, size, {"start_time": node.start_time})
+            output = self.store.get_node(child.id, child.output) or {}
+            self._complete(run, node, key, size, {"start_time": node.start_time, "preview": output.get("preview")})
         else:
             record = self.store.get_dispatch(child.id) or {}
             self._fail(run, node, {"error": f"sublattice dispatch {child.id} ended {child.status.value}: "

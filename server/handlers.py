@@ -22,8 +22,8 @@ from .blobs import GRACE_SECONDS, BlobUpload, InvalidBlobKey, check_key
 from .cleanup import DispatchBusy, DispatchGone
 from .dispatcher import DispatchNotFound, ManifestError
 from .json_body import JsonBodyError, parse_json
-from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_seconds,
-                         parse_statuses)
+from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_search,
+                         parse_seconds, parse_statuses)
 from .idempotency import HEADER as IDEMPOTENCY_HEADER, IdempotencyConflict, check_header, find_replay, request_digest
 from .views import dispatch_view_text, node_statuses
 
@@ -142,9 +142,15 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
 
 
 class HealthHandler(ApiHandler):
-    """``GET health``: the server is up and the token is right; ``cluster``: its default Dask cluster."""
+    """``GET health``: the server is up and the token is right; ``cluster``: its default Dask cluster.
+    ``?detail=1`` adds its uptime, work and workers (server/server_info.py)."""
 
-    def get(self) -> None:
+    async def get(self) -> None:
+        if self.query_arg("detail", parse_flag):
+            from .server_info import server_details
+
+            self.write_json(await server_details(self.service))
+            return
         self.write_json({"status": "ok", "version": __version__,
                          "cluster": self.service.dispatcher.clusters.status()})
 
@@ -327,11 +333,17 @@ class DispatchesHandler(StreamedBodyHandler):
         limit = self.query_arg("limit", parse_limit)
         before = self.query_arg("before", parse_cursor)
         statuses = self.query_arg("status", parse_statuses, many=True)
+        search = self.query_arg("search", parse_search)
+        count = self.query_arg("count", parse_flag)
         self.service.dispatcher.flush()
-        items = self.service.store.list_dispatches(self.owner, limit=limit + 1, before=before, statuses=statuses)
+        store = self.service.store
+        items = store.list_dispatches(self.owner, limit=limit + 1, before=before, statuses=statuses, search=search)
         more, items = len(items) > limit, items[:limit]
-        self.write_json({"dispatches": items,
-                         "next": make_cursor(items[-1]["created"], items[-1]["id"]) if more else None})
+        answer: dict[str, Any] = {"dispatches": items,
+                                  "next": make_cursor(items[-1]["created"], items[-1]["id"]) if more else None}
+        if count:
+            answer["total"] = store.count_dispatches(self.owner, statuses=statuses, search=search)
+        self.write_json(answer)
 
 
 class DispatchHandler(ApiHandler):
@@ -510,7 +522,9 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
     base = f"{prefix}api/v1/"
     kwargs = {"service": service, "authenticate": authenticate}
     dispatch = r"dispatches/([^/]{1,200})"
-    from .executors_api import ExecutorsHandler  # imports this module: import it here, not at the top
+    from .executors_api import ExecutorsHandler  # these import this module: import them here, not at the top
+    from .graph_api import GraphHandler
+    from .node_api import NodeHandler
     routes = [
         ("health", HealthHandler),
         ("executors", ExecutorsHandler),
@@ -521,6 +535,8 @@ def api_handlers(prefix: str, service: Any, authenticate: Any) -> list[tuple[str
         (dispatch + "/cancel", CancelHandler),
         (dispatch + r"/blobs/([^/]+)", DispatchBlobHandler),
         (dispatch + "/payloads", DispatchPayloadsHandler),
+        (dispatch + r"/nodes/(\d{1,30})", NodeHandler),
+        (dispatch + "/graph.svg", GraphHandler),
         ("gc", GarbageHandler),
         ("events", EventsHandler),
         (".*", UnknownRouteHandler),  # last: every other path

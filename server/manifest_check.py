@@ -26,6 +26,7 @@ import json
 import re
 from typing import Any, Callable
 
+from covalent_nb._preview import MAX_PREVIEW_CHARS
 from covalent_nb._serialize import blob_key
 
 from .blobs import InvalidBlobKey, check_key
@@ -33,7 +34,8 @@ from .blobs import InvalidBlobKey, check_key
 __all__ = ["ManifestError", "ExecutorSettingsError", "CheckedManifest", "check_manifest", "check_structure",
            "check_payloads_present", "topological_order", "NODE_KINDS", "EXECUTOR_NAME",
            "MAX_EXECUTOR_ATTRS_BYTES", "MAX_NODES", "MAX_EDGES", "MAX_NAME_CHARS", "MAX_TEXT_CHARS",
-           "MAX_RETRIES", "MAX_TIME_LIMIT", "MAX_NODE_ID", "MAX_FINGERPRINT_CHARS", "MAX_DISPATCH_ID_CHARS"]
+           "MAX_RETRIES", "MAX_TIME_LIMIT", "MAX_NODE_ID", "MAX_FINGERPRINT_CHARS", "MAX_DISPATCH_ID_CHARS",
+           "MAX_PREVIEW_CHARS"]
 
 NODE_KINDS = frozenset({"parameter", "electron", "collection", "generated", "sublattice"})
 _PARAM_KINDS = frozenset({"arg", "kwarg", "wait"})
@@ -224,6 +226,9 @@ def _check_node(i: int, node: Any, ids: set[int], need_blob: Callable[[Any, str]
     function_name = node.get("function_name")
     _require(function_name is None or _is_text(function_name, MAX_NAME_CHARS),
              f"node {nid}: 'function_name' must be null or a string of at most {MAX_NAME_CHARS} characters")
+    preview = node.get("preview")
+    _require(preview is None or _is_text(preview, MAX_PREVIEW_CHARS),
+             f"node {nid}: 'preview' must be null or a string of at most {MAX_PREVIEW_CHARS} characters")
     _check_executor(node.get("executor"), f"node {nid} ({node['name']})")
     options = node.get("options")
     _require(options is None or isinstance(options, dict), f"node {nid}: 'options' must be an object")

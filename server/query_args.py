@@ -13,12 +13,14 @@ import re
 from covalent_nb._status import Status
 
 __all__ = ["QueryArgError", "DEFAULT_LIST_LIMIT", "MAX_LIST_LIMIT", "parse_limit", "parse_flag",
-           "parse_seconds", "parse_cursor", "make_cursor", "parse_statuses"]
+           "parse_seconds", "parse_cursor", "make_cursor", "parse_statuses", "parse_search", "MAX_SEARCH_CHARS"]
 
 DEFAULT_LIST_LIMIT = 100
 """Dispatches ``GET dispatches`` lists when ``limit`` is not given."""
 MAX_LIST_LIMIT = 1000
 """Dispatches one page of ``GET dispatches`` holds at most; a larger ``limit`` is taken as this."""
+MAX_SEARCH_CHARS = 200
+"""Characters of a listing's ``search`` text."""
 _NUMBER_CHARS = 100
 _CURSOR = re.compile(r"([0-9.eE+\-]{1,32})_([A-Za-z0-9\-]{1,200})")
 
@@ -94,6 +96,16 @@ def parse_statuses(values: list[str]) -> list[str]:
         if name not in known:
             raise QueryArgError(f"{_shown(name)} is no status; use one of {', '.join(known)}")
     return list(dict.fromkeys(names))
+
+
+def parse_search(text: str | None) -> str | None:
+    """Text to look for in dispatch ids (a prefix) and names (anywhere); None when absent or blank."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if len(value) > MAX_SEARCH_CHARS or not value.isprintable():
+        raise QueryArgError(f"must be printable text of at most {MAX_SEARCH_CHARS} characters, not {_shown(text)}")
+    return value
 
 
 def _shown(text: str) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator
 from .blobs import BlobStore
 from .wal_checkpoint import WalCheckpointer
 
-__all__ = ["ResultStore", "NODE_FIELDS", "IDEMPOTENCY_SECONDS"]
+__all__ = ["ResultStore", "NODE_FIELDS", "IDEMPOTENCY_SECONDS", "TASK_KINDS"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dispatches (
@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS dispatches (
     node_count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dispatches_owner ON dispatches(owner, created);
+CREATE INDEX IF NOT EXISTS dispatches_listing ON dispatches(owner, parent_id, created, id);
 CREATE INDEX IF NOT EXISTS dispatches_status ON dispatches(status);
 CREATE INDEX IF NOT EXISTS dispatches_parent ON dispatches(parent_id);
 CREATE INDEX IF NOT EXISTS dispatches_ended ON dispatches(end_time);
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     stderr TEXT,
     sub_dispatch_id TEXT,
     fingerprint TEXT,
+    preview TEXT,
     PRIMARY KEY (dispatch_id, node_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS node_history (
@@ -115,6 +117,8 @@ _DISPATCH_FIELDS = ("id", "owner", "name", "status", "created", "start_time", "e
                     "output_node", "output_key", "error", "parent_id", "parent_node",
                     "redispatch_of", "node_count")
 _TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
+TASK_KINDS = ("electron", "sublattice")
+"""Node kinds that are the user's tasks (the others are parameters and helpers): listings count them."""
 IDEMPOTENCY_SECONDS = 24 * 3600.0
 """How long a dispatch's idempotency key answers a retried request."""
 
@@ -261,10 +265,10 @@ class ResultStore:
 
     def _insert_node_rows(self, dispatch_id: str, nodes: Iterable[dict[str, Any]]) -> None:
         self.db.executemany(
-            "INSERT INTO nodes(dispatch_id, node_id, name, kind, status, executor, fingerprint)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO nodes(dispatch_id, node_id, name, kind, status, executor, fingerprint, preview)"
+            " VALUES (?,?,?,?,?,?,?,?)",
             [(dispatch_id, n["node_id"], n["name"], n["kind"], n["status"],
-              json.dumps(n.get("executor")), n.get("fingerprint")) for n in nodes])
+              json.dumps(n.get("executor")), n.get("fingerprint"), n.get("preview")) for n in nodes])
 
     def update_dispatch(self, dispatch_id: str, **fields: Any) -> None:
         """Change some columns of a dispatch."""
@@ -353,39 +357,84 @@ class ResultStore:
         return self.db.execute(f"SELECT node_id, status FROM nodes WHERE {where} ORDER BY node_id LIMIT ?",
                                (*args, limit)).fetchall()
 
-    def node_history(self, dispatch_id: str) -> list[tuple[int, str, float]]:
-        """(node_id, status, time) for every status a dispatch's tasks went through."""
+    def node_history(self, dispatch_id: str, node_id: int | None = None) -> list[tuple[int, str, float]]:
+        """(node_id, status, time) for every status a dispatch's tasks (or one of them) went through."""
+        if node_id is not None:
+            return self.db.execute("SELECT node_id, status, at FROM node_history WHERE dispatch_id=?"
+                                   " AND node_id=? ORDER BY rowid", (dispatch_id, node_id)).fetchall()
         return self.db.execute("SELECT node_id, status, at FROM node_history WHERE dispatch_id=?"
                                " ORDER BY rowid", (dispatch_id,)).fetchall()
 
+    def get_node(self, dispatch_id: str, node_id: int) -> dict[str, Any] | None:
+        """One task's record with its ``preview`` (the text of its value), or None."""
+        row = self.db.execute(f"SELECT {', '.join(NODE_FIELDS)}, preview FROM nodes WHERE dispatch_id=?"
+                              " AND node_id=?", (dispatch_id, node_id)).fetchone()
+        if row is None:
+            return None
+        node = dict(zip((*NODE_FIELDS, "preview"), row))
+        node["executor"] = json.loads(node["executor"]) if node["executor"] else None
+        return node
+
+    def node_summaries(self, dispatch_id: str, node_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Name, kind, status and preview of some tasks of a dispatch, by node id."""
+        out: dict[int, dict[str, Any]] = {}
+        ids = list(node_ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            for node_id, name, kind, status, preview in self.db.execute(
+                    f"SELECT node_id, name, kind, status, preview FROM nodes WHERE dispatch_id=? AND node_id IN"
+                    f" ({','.join('?' * len(part))})", (dispatch_id, *part)):
+                out[node_id] = {"name": name, "kind": kind, "status": status, "preview": preview}
+        return out
+
     def list_dispatches(self, owner: str, limit: int = 100, before: tuple[float, str] | None = None,
-                        statuses: Iterable[str] = ()) -> list[dict[str, Any]]:
+                        statuses: Iterable[str] = (), search: str | None = None) -> list[dict[str, Any]]:
         """An owner's top-level dispatches, newest first (then by id), with task counts by status.
 
         ``before`` ``(created, id)``: only those after that one in this order (the
-        next page); ``statuses``: only those with one of these statuses.
+        next page); ``statuses``: only those with one of these statuses;
+        ``search``: only those whose id starts with it or whose name contains it
+        (any case). ``progress`` counts every node by status, ``task_progress``
+        only the user's tasks (:data:`TASK_KINDS`).
         """
-        where, args = "owner=? AND parent_id IS NULL", [owner]
+        where, args = self._listing_filter(owner, statuses, search)
         if before is not None:
             where += " AND (created < ? OR (created = ? AND id < ?))"
             args += [before[0], before[0], before[1]]
-        statuses = list(statuses)
-        if statuses:
-            where += f" AND status IN ({','.join('?' * len(statuses))})"
-            args += statuses
         rows = self.db.execute(
             f"SELECT {', '.join(_DISPATCH_FIELDS)} FROM dispatches WHERE {where}"
             " ORDER BY created DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
-        out = [dict(zip(_DISPATCH_FIELDS, row), progress={}) for row in rows]
+        out = [dict(zip(_DISPATCH_FIELDS, row), progress={}, task_progress={}) for row in rows]
         by_id = {record["id"]: record for record in out}
         ids = list(by_id)
         for start in range(0, len(ids), 500):  # one query per 500 dispatches for their counts
             part = ids[start:start + 500]
-            for dispatch_id, status, count in self.db.execute(
-                    f"SELECT dispatch_id, status, count(*) FROM nodes WHERE dispatch_id IN"
-                    f" ({','.join('?' * len(part))}) GROUP BY dispatch_id, status", part).fetchall():
-                by_id[dispatch_id]["progress"][status] = count
+            for dispatch_id, status, is_task, count in self.db.execute(
+                    f"SELECT dispatch_id, status, kind IN {TASK_KINDS}, count(*) FROM nodes WHERE dispatch_id IN"
+                    f" ({','.join('?' * len(part))}) GROUP BY 1, 2, 3", part).fetchall():
+                record = by_id[dispatch_id]
+                record["progress"][status] = record["progress"].get(status, 0) + count
+                if is_task:
+                    record["task_progress"][status] = count
         return out
+
+    def count_dispatches(self, owner: str, statuses: Iterable[str] = (), search: str | None = None) -> int:
+        """How many dispatches :meth:`list_dispatches` lists, all pages together."""
+        where, args = self._listing_filter(owner, statuses, search)
+        return self.db.execute(f"SELECT count(*) FROM dispatches WHERE {where}", args).fetchone()[0]
+
+    @staticmethod
+    def _listing_filter(owner: str, statuses: Iterable[str], search: str | None) -> tuple[str, list[Any]]:
+        where, args = "owner=? AND parent_id IS NULL", [owner]
+        statuses = list(statuses)
+        if statuses:
+            where += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += statuses
+        if search:
+            pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where += " AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')"
+            args += [pattern + "%", "%" + pattern + "%"]
+        return where, args
 
     def unfinished_dispatches(self) -> list[str]:
         """Ids of dispatches that were running when the server last stopped, oldest first."""
@@ -428,10 +477,10 @@ class ResultStore:
     def completed_by_fingerprint(self, dispatch_id: str) -> dict[str, dict[str, Any]]:
         """Completed tasks of a dispatch by fingerprint (for reuse on redispatch)."""
         rows = self.db.execute(
-            "SELECT fingerprint, output_key, output_size, stdout, stderr, start_time, end_time"
+            "SELECT fingerprint, output_key, output_size, stdout, stderr, start_time, end_time, preview"
             " FROM nodes WHERE dispatch_id=? AND status='COMPLETED' AND fingerprint IS NOT NULL"
             " AND output_key IS NOT NULL AND kind != 'parameter'", (dispatch_id,)).fetchall()
-        cols = ("fingerprint", "output_key", "output_size", "stdout", "stderr", "start_time", "end_time")
+        cols = ("fingerprint", "output_key", "output_size", "stdout", "stderr", "start_time", "end_time", "preview")
         return {r[0]: dict(zip(cols, r)) for r in rows}
 
 
@@ -440,3 +489,6 @@ def _migrate(db: sqlite3.Connection) -> None:
     columns = {row[1] for row in db.execute("PRAGMA table_info(small_blobs)")}
     if columns and "stored" not in columns:
         db.execute("ALTER TABLE small_blobs ADD COLUMN stored REAL NOT NULL DEFAULT 0")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(nodes)")}
+    if columns and "preview" not in columns:  # the text previews of values (older tasks have none)
+        db.execute("ALTER TABLE nodes ADD COLUMN preview TEXT")

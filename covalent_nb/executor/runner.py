@@ -28,6 +28,7 @@ from contextlib import contextmanager, suppress
 from typing import Any, Iterator, Mapping, Sequence
 
 from covalent_nb._frames import pack, unpack
+from covalent_nb._preview import text_preview
 from covalent_nb._serialize import blob_key, dumps, loads
 from covalent_nb.errors import CovalentNBError, SerializationError
 from covalent_nb.executor.capture import CapturedOutput, captured_output
@@ -108,9 +109,10 @@ def _recorded(note: Any) -> bool:
 def _frame(status: str, start: float, capture: CapturedOutput | None = None, *,
            output: dict[str, str] | None = None, output_key: str | None = None,
            output_size: int | None = None, error: str | None = None, traceback: str | None = None,
-           blobs: dict[str, bytes] | None = None) -> bytes:
+           preview: str | None = None, blobs: dict[str, bytes] | None = None) -> bytes:
     meta = {
         "status": status, "output": output, "output_key": output_key, "output_size": output_size,
+        "preview": preview,
         "error": error, "traceback": traceback,
         "stdout": capture.stdout if capture else "", "stderr": capture.stderr if capture else "",
         "start_time": start, "end_time": time.time(),
@@ -200,7 +202,8 @@ def _store_output(value: Any, meta: Mapping[str, Any]) -> tuple[dict[str, Any], 
             f"{type(exc).__name__}: {exc}; return a value that cloudpickle can serialize"
         ) from None
     key = blob_key(data)
-    fields: dict[str, Any] = {"status": "COMPLETED", "output_key": key, "output_size": len(data)}
+    fields: dict[str, Any] = {"status": "COMPLETED", "output_key": key, "output_size": len(data),
+                              "preview": text_preview(value)}  # what displays show: nobody unpickles for it
     spill_dir = meta.get("spill_dir")
     if spill_dir:
         threshold = meta.get("spill_threshold")

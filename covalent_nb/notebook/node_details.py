@@ -14,10 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["PREVIEW_CHARS", "fetch_output_preview", "node_details_html"]
 
 PREVIEW_CHARS = 2000
-"""How much of an output's repr the details show."""
-
-MAX_FETCH_BYTES = 64 * 1024 * 1024
-"""Outputs larger than this are not fetched for a preview."""
+"""Characters of a text the details show unless told otherwise (stdout and stderr: ten times that)."""
 
 _PRE = ('<pre style="max-height:240px;overflow:auto;background:rgba(127,127,127,0.08);'
         'padding:4px;margin:2px 0;white-space:pre-wrap">')
@@ -33,21 +30,24 @@ def _truncate(text: str, limit: int = PREVIEW_CHARS) -> str:
 
 def fetch_output_preview(view: Mapping[str, Any], connection: "DispatcherConnection | None",
                          node_id: int) -> str:
-    """The repr of a completed node's output, fetched and unpickled here, truncated to PREVIEW_CHARS."""
+    """The text preview of a completed node's output, as the dispatcher keeps it.
+
+    The task runner made it (a truncated repr) where the output was in memory;
+    it comes from ``GET dispatches/{id}/nodes/{node_id}``: the output itself is
+    neither fetched nor unpickled.
+    """
     node = next(n for n in view["nodes"] if n["node_id"] == node_id)
     if node["status"] != "COMPLETED":
         return "(no output: the task has not completed)"
     if connection is None:
-        return "(output not fetched: no dispatcher connection)"
-    if (node.get("output_size") or 0) > MAX_FETCH_BYTES:
-        return f"(output of {node['output_size']} bytes, not fetched for a preview)"
-    from covalent_nb.result import Result
-
+        return "(no preview: no dispatcher connection)"
     try:
-        value = Result(dict(view), connection).get_node_result(node_id)["output"]
-        return _truncate(repr(value))
-    except Exception as exc:  # a missing library to unpickle with, a failing __repr__ ...
-        return f"(could not preview the output: {type(exc).__name__}: {exc})"
+        preview = connection.get_json(f"dispatches/{view['id']}/nodes/{node_id}")["node"].get("preview")
+    except Exception as exc:  # the dispatcher gone, the dispatch deleted...
+        return f"(could not read the output's preview: {type(exc).__name__}: {exc})"
+    if preview is None:
+        return "(no preview: the output was stored by an older version of covalent-nb)"
+    return preview
 
 
 def _executor_text(spec: Any) -> str:
@@ -121,7 +121,7 @@ def node_details_html(view: Mapping[str, Any], node_id: int, statuses: Mapping[i
         parts.append(f"<div><b>output</b></div>{_pre(output_preview)}")
     for label, key in (("stdout", "stdout"), ("stderr", "stderr")):
         if node.get(key):
-            parts.append(f"<div><b>{label}</b></div>{_pre(_truncate(node[key], 20000))}")
+            parts.append(f"<div><b>{label}</b></div>{_pre(_truncate(node[key], 10 * PREVIEW_CHARS))}")
     if node.get("error") or node.get("traceback"):
         parts.append(f"<div style='color:#b71c1c'><b>error</b>: {html.escape(node.get('error') or '')}</div>")
         if node.get("traceback"):

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from covalent_nb import _serialize
+from covalent_nb._preview import text_preview
 from covalent_nb.errors import SerializationError
 from covalent_nb.workflow.builder import short_repr
 from covalent_nb.workflow.deps import TaskHooks
@@ -115,9 +116,10 @@ def _describe_graph(graph: TransportGraph, store: _BlobStore) -> tuple[list[dict
 
 def _node_record(attrs: dict[str, Any], store: _BlobStore) -> dict[str, Any]:
     kind, name, function = attrs["kind"], attrs["name"], attrs["function"]
-    function_key = value_key = function_name = None
+    function_key = value_key = function_name = preview = None
     if kind == "parameter":
         value_key = store.add(attrs["pickled"])
+        preview = text_preview(attrs.get("value"))  # what displays show of the value: nobody unpickles it
     elif kind == "collection":
         function_key = store.add(attrs["pickled"])
         function_name = "CollectionTemplate.fill"
@@ -132,6 +134,7 @@ def _node_record(attrs: dict[str, Any], store: _BlobStore) -> dict[str, Any]:
         "hooks": store.add_object(hooks, f"the deps and hooks of {kind} {name!r}") if hooks else None,
         "options": attrs["options"],
         "fingerprint": None,
+        "preview": preview,
     }
 
 

@@ -69,7 +69,9 @@ def test_node_records() -> None:
     assert [node["id"] for node in manifest["nodes"]] == list(range(len(manifest["nodes"])))
     for node in manifest["nodes"]:
         assert set(node) == {"id", "name", "kind", "function", "function_name", "value", "executor",
-                             "hooks", "options", "fingerprint"}
+                             "hooks", "options", "fingerprint", "preview"}
+        # a parameter's value as text, for displays that never unpickle it; null for the others
+        assert node["preview"] == (repr(load(blobs, node["value"])) if node["kind"] == "parameter" else None)
     added = node_named(manifest, "add")
     assert added["kind"] == "electron" and added["function_name"] == "add"
     assert load(blobs, added["function"])(2, 3) == 5
