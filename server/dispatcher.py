@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from covalent_nb import _frames
 from covalent_nb._preview import bounded_preview
@@ -39,6 +39,7 @@ from .slices import SLICE, SliceClock, Steps, pause, run_sliced, run_through
 from .state_writer import StateWriter
 from .store import ResultStore
 from .task_frames import TaskFrameBuilder
+from .worker_loss import WorkerLoss
 from . import executors as server_executors
 
 __all__ = ["Created", "Dispatcher", "DispatchNotFound", "ManifestError"]
@@ -82,6 +83,7 @@ class Dispatcher:
         self.executors = server_executors.ExecutorResolver(settings)
         self.runs: dict[str, DispatchRun] = {}
         self.writer = StateWriter(store, hub)
+        self.worker_loss = WorkerLoss(settings.data_dir / "recorded", self._workers_lost)
         self._background: set[asyncio.Task] = set()
         self.pauses = CollectorPauses()
         self._dask_cancels: list[Any] = []
@@ -254,10 +256,11 @@ class Dispatcher:
         for address in {n.executor["attrs"].get("scheduler_address") for n in run.nodes.values()
                         if n.is_dask and not n.finished}:
             try:
-                await self.clusters.client(address)
+                client = await self.clusters.client(address)
             except Exception as exc:
                 self._fail_all(run, f"cannot reach the Dask cluster {address or '(local)'}: {exc}")
                 return
+            self.worker_loss.watch(client)
         for nid in run.order:
             if clock.ends():
                 await pause()
@@ -314,11 +317,14 @@ class Dispatcher:
         if node.is_dask:
             address = node.executor["attrs"].get("scheduler_address")
             client = self.clusters.ready_client(address)
-            frame, parents = self.frames.build(run, node, self.clusters.uses_local_cluster(address))
+            local = self.clusters.uses_local_cluster(address)
+            recorded = self.worker_loss.where(local, run.id, node.id) if run.may_feed_chain(node) else None
+            frame, parents = self.frames.build(run, node, local, recorded)
             from covalent_nb.executor.runner import run_task
 
+            node.submissions += 1
             future = client.submit(run_task, frame, *parents, pure=False,
-                                   key=f"{node.name}-{run.id}-{node.id}-{node.attempts}")
+                                   key=f"{node.name}-{run.id}-{node.id}-{node.submissions}")
             node.handle = future
             self._spawn(self._await_dask(run, node, future))
         else:
@@ -368,7 +374,7 @@ class Dispatcher:
             elif status == "SUBLATTICE":
                 self._start_sublattice(run, node, json.loads(bytes(blobs["manifest"])))
             elif status == "SKIPPED":
-                self._mark_dead(run, node)
+                self._skipped(run, node)
             elif node.attempts <= node.retries:
                 node.failures.append(meta.get("error") or "the task failed")
                 self._submit(run, node)
@@ -403,6 +409,12 @@ class Dispatcher:
                        preview=bounded_preview(meta.get("preview")))
         node.output_key = key
         self.store.add_dispatch_blob(run.id, key)
+        if node.is_dask and any(run.nodes[cid].submitted and not run.nodes[cid].finished for cid in node.children):
+            # Children chained on its future: should the worker holding its result die, Dask
+            # computes it again for them, and the runner must find it recorded.
+            address = node.executor["attrs"].get("scheduler_address")
+            self.worker_loss.note(self.clusters.ready_client(address), self.clusters.uses_local_cluster(address),
+                                  run.id, node.id)
         for cid in node.children:
             child = run.nodes[cid]
             child.waiting -= 1
@@ -423,6 +435,41 @@ class Dispatcher:
         run.failed.append(node.id)
         for did in run.descendants(node.id):
             self._mark_dead(run, run.nodes[did])
+
+    def _skipped(self, run: DispatchRun, node: NodeRun) -> None:
+        """A chained task did not run: the frame of a parent it was chained on was not COMPLETED."""
+        if any(run.nodes[pid].finished and run.nodes[pid].status != Status.COMPLETED for pid, _ in node.inputs):
+            self._mark_dead(run, node)
+            return
+        # No parent failed: Dask lost the worker holding a parent's result and computed it
+        # again, and the runner answered RECORDED. Submit the task again: chained on the
+        # parents still running, with the recorded outputs of the others from the store.
+        node.submitted = False
+        node.attempts -= 1  # the skipped run was no attempt
+        if not any(run.nodes[pid].status != Status.COMPLETED and run.nodes[pid].handle is not None
+                   and run.nodes[pid].handle.done() for pid, _ in node.inputs):
+            self._try_submit(run, node)
+        # else a parent's frame is in, not yet handled: once it is, the parent completes (and
+        # submits this task) or is submitted again (and this task follows when it completes).
+
+    def _workers_lost(self, worker: str, running: Iterable[str], lost: Iterable[str]) -> None:
+        """A Dask worker left its cluster: note on the tasks Dask runs again because of it."""
+        for keys, when in ((running, "while the task ran there (or was about to)"),
+                           (lost, "after the task ran there, before its result reached the server")):
+            for key in keys:
+                node = self._node_of(key)
+                if node is not None:
+                    node.interruptions.append(f"Dask worker {worker} was lost {when}; Dask ran the task again")
+
+    def _node_of(self, key: Any) -> NodeRun | None:
+        """The unfinished task whose current Dask key is ``key`` (``name-dispatch-node-n``)."""
+        try:
+            head, node_id, _ = str(key).rsplit("-", 2)
+            node = self.runs[head[-36:]].nodes[int(node_id)]
+        except (KeyError, ValueError):
+            return None
+        handle = node.handle
+        return node if not node.finished and getattr(handle, "key", None) == key else None
 
     def _mark_dead(self, run: DispatchRun, node: NodeRun) -> None:
         if node.finished:
@@ -465,6 +512,7 @@ class Dispatcher:
             self.writer.set_dispatch(run, Status.COMPLETED, end_time=now, output_key=output.output_key)
         self.runs.pop(run.id, None)
         self.pauses.ended(run.id)
+        self.worker_loss.forget(run.id)
         if run.parent is not None:
             self._sublattice_finished(run)
 
@@ -588,16 +636,19 @@ class Dispatcher:
         """Stop waiting on tasks, commit what is pending, shut the Dask clients down."""
         for task in list(self._background):
             task.cancel()
+        self.worker_loss.close()
         self.flush()
         await self.clusters.close()
 
 
 def _with_retries(node: NodeRun, stderr: str) -> str:
-    """The task's stderr, after a line for each earlier attempt that failed and was retried."""
-    if not node.failures:
-        return stderr or ""
+    """The task's stderr, after a line for each earlier attempt that failed and was retried,
+    and for each run that a lost Dask worker cut off."""
     notes = [f"[covalent-nb] attempt {i} of {node.retries + 1} failed and was retried: {error}"
              for i, error in enumerate(node.failures, 1)]
+    notes.extend(f"[covalent-nb] {note}" for note in node.interruptions)
+    if not notes:
+        return stderr or ""
     return "\n".join(notes) + "\n" + (stderr or "")
 
 
