@@ -99,7 +99,7 @@ MIN_NODE = (20, 19)
 
 def build_labextension(target_name: str, version: str, path: str = "labextension",
                        build_dir: str = "labextension/prebuilt", build_cmd: str = "build:prod",
-                       npm: list[str] | str = "jlpm", **kwargs: Any) -> None:
+                       npm: list[str] | str = "jlpm") -> None:
     """Build the side panel (``jlpm install``, then ``jlpm <build_cmd>`` in ``path``) unless it is up to date.
 
     The ``jupyter-builder`` hook calls it for wheel and editable builds (``version``
