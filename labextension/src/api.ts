@@ -27,6 +27,8 @@ export interface IDispatchSummary {
   node_count: number | null;
   /** Node counts by status. */
   progress: { [status: string]: number };
+  /** The user's tasks (electrons and sublattices) by status; older servers leave it out. */
+  task_progress?: { [status: string]: number };
 }
 
 /** One page of `GET dispatches`, newest first; `next` is null on the last page. */

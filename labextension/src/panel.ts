@@ -176,19 +176,26 @@ export class DispatchesPanel extends Widget {
     status.dataset.status = dispatch.status;
     const name = span('cnb-lab-name', dispatch.name);
     const id = span('cnb-lab-id', dispatch.id.slice(0, 8));
-    const done = dispatch.progress.COMPLETED ?? 0;
-    const failed = dispatch.progress.FAILED ?? 0;
-    const total = dispatch.node_count ?? sum(dispatch.progress);
+    // the user's tasks, as the widget counts them; a server without task counts: every node
+    const tasks = dispatch.task_progress;
+    const counts = tasks ?? dispatch.progress;
+    const done = counts.COMPLETED ?? 0;
+    const failed = counts.FAILED ?? 0;
+    const total = tasks ? sum(tasks) : (dispatch.node_count ?? sum(counts));
+    const unit = tasks ? 'tasks' : 'nodes';
     const progress = span(
       'cnb-lab-progress',
-      `${done}/${total} nodes${failed ? ` (${failed} failed)` : ''}`
+      `${done}/${total} ${unit}${failed ? ` (${failed} failed)` : ''}`
     );
-    progress.title = 'nodes completed, of all nodes (inputs and helper nodes included)';
+    progress.title = tasks
+      ? 'tasks done, of all tasks (electrons and sublattices)'
+      : 'nodes done, of all nodes (inputs and helper nodes included)';
     const when = span('cnb-lab-time', shortTime(dispatch.start_time ?? dispatch.created));
     const bar = document.createElement('div');
     bar.className = 'cnb-lab-bar';
     const fill = document.createElement('div');
-    fill.style.width = `${total ? Math.round((100 * done) / total) : FINISHED.has(dispatch.status) ? 100 : 0}%`;
+    const ended = done + failed; // the bar: tasks that ended (red when the dispatch failed)
+    fill.style.width = `${total ? Math.round((100 * ended) / total) : FINISHED.has(dispatch.status) ? 100 : 0}%`;
     bar.append(fill);
     const top = document.createElement('div');
     top.className = 'cnb-lab-row';

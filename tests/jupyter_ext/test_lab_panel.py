@@ -190,8 +190,9 @@ def test_side_panel_lists_a_notebook_dispatch_live_and_opens_its_page(tmp_path: 
     assert names[:3] == ["slow_chain", "fails", "quick_sum"], names  # newest first
     assert "slow_chain" in item_text and dispatch_id[:8] in item_text and "COMPLETED" in item_text
     assert listed["id"] == dispatch_id and listed["status"] == "COMPLETED"
-    # the listing's counts: every node (the tasks, the list of their outputs, the inputs)
-    assert f"{listed['node_count']}/{listed['node_count']} nodes" in item_text, (item_text, listed)
+    # the user's tasks (4 slow_square and total), not the list of their outputs nor the inputs
+    assert listed["task_progress"] == {"COMPLETED": 5}, listed
+    assert "5/5 tasks" in item_text, item_text
     assert redraws <= 2 + 4 * elapsed + 2, f"{redraws} redraws in {elapsed:.1f} s: more than four a second"
     assert src == f"{server.url}covalent/ui/#/dispatches/{dispatch_id}", src
     assert current == f"covalent-nb-dispatch-{dispatch_id}"
