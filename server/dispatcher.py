@@ -380,7 +380,9 @@ class Dispatcher:
                 self._submit(run, node)
             else:
                 self._fail(run, node, meta)
-        except (_frames.FrameError, ValueError, KeyError, ManifestError) as exc:
+        except (_frames.FrameError, ValueError, KeyError, ManifestError, OSError) as exc:
+            # OSError: e.g. the output file a worker wrote was deleted (a dispatch naming the
+            # same payload was deleted at that moment) before it could be checked.
             self._fail(run, node, {"error": f"the task's result could not be stored: {exc}"})
         self._check_finished(run)
 
