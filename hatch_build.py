@@ -31,7 +31,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 FINDER_MODULE = "_covalent_nb_editable"
 
-SUBPACKAGES = {"covalent_nb.server": "server", "covalent_nb.jupyter_ext": "jupyter_ext"}
+SUBPACKAGES = {"covalent_nb.server": "server", "covalent_nb.jupyter_ext": "jupyter_ext", "covalent_nb.webui": "webui"}
 """Dotted name -> folder of the checkout it imports from."""
 
 FINDER_SOURCE = '''\

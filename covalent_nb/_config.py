@@ -54,13 +54,14 @@ CONFIG_FILE_NAME = "covalent.conf"
 DEFAULTS: dict[str, Any] = {
     "dispatcher": {"address": "localhost", "port": 48008, "token": ""},
     "server": {"workers": 0, "max_payload_mb": 512, "data_dir": "", "cluster_start": "eager",
-               "cluster_idle_minutes": 30.0, "keep_days": 0.0},
+               "cluster_idle_minutes": 30.0, "keep_days": 0.0, "session_days": 7.0},
     "dask": {"scheduler_address": "", "tls_ca_file": "", "tls_client_cert": "", "tls_client_key": ""},
     "executors": {},
 }
 """The configuration when the config file says nothing (``workers = 0``: one per core;
 ``cluster_start``: "eager" or "lazy"; ``cluster_idle_minutes = 0``: never close the idle cluster;
-``keep_days = 0``: keep finished dispatches until deleted, else delete them that many days after they end)."""
+``keep_days = 0``: keep finished dispatches until deleted, else delete them that many days after they end;
+``session_days``: how long a login to the standalone server's web UI lasts)."""
 
 _ADDRESS_EXAMPLE = 'e.g. "localhost:48008", "http://10.0.0.5:48008" or "[::1]:48008"'
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")

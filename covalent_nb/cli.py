@@ -3,7 +3,8 @@
 Verbs follow Covalent's CLI: ``serve`` (foreground), ``start``, ``stop``,
 ``restart``, ``status``, ``logs``, ``purge``, plus ``executors``, which lists
 the executors the running server offers, ``gc``, which removes payloads no
-dispatch uses, and ``demo``, which runs an example workflow end to end.
+dispatch uses, ``demo``, which runs an example workflow end to end, and
+``ui``, which opens the server's web UI in the browser, logged in.
 Exit codes: 0 success, 1 failure, 2 bad usage, 3 ``status`` found no server.
 """
 
@@ -82,9 +83,27 @@ def _start(args: argparse.Namespace) -> int:
         print(f"{_NAME} is already running at {server.url or '(address unknown)'} (pid {server.pid})")
         if getattr(args, "port", None) and server.url and not server.url.endswith(f":{port}"):
             print(f"it is not on port {port}: use `covalent-nb restart --port {port}` to move it")
+        if server.url:
+            print(f"web UI: {server.url.rstrip('/')}/ui/ (`covalent-nb ui` opens it logged in)")
         return EXIT_OK
     print(f"{_NAME} running at {server.url} (pid {server.pid})")
+    link = _ui_link(server.url, _config.server_state_paths()) if server.url else None
+    if link:
+        print(f"web UI: {link}\n  (a one-time login link, for {_LINK_MINUTES} minutes; `covalent-nb ui` opens a new one)")
     return EXIT_OK
+
+
+_LINK_MINUTES = 10
+"""How long a one-time login link works (the server's sessions.CODE_SECONDS)."""
+
+
+def _ui_link(url: str, paths: _config.ServerStatePaths) -> str | None:
+    """A one-time login link to the web UI of the server at ``url`` (None when the server gives none)."""
+    try:
+        answer = _connect(url, paths, timeout=30).post_json("login-codes", {})
+    except CovalentNBError:
+        return None
+    return f"{url.rstrip('/')}/{answer['path']}"
 
 
 # ---------------------------------------------------------------- verbs
@@ -216,6 +235,33 @@ def cmd_gc(args: argparse.Namespace) -> int:
     print(f"removed {answer['payloads_removed']} payload(s) no dispatch uses "
           f"({answer['bytes_freed']} bytes, stored more than {args.grace_minutes:g} minute(s) ago) and "
           f"{answer['temp_files_removed']} temporary file(s), {where}")
+    return EXIT_OK
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Open the running server's web UI in the browser, logged in (a one-time login link)."""
+    paths = _config.server_state_paths()
+    server = _server_process.running_server(paths)
+    if server is None:
+        _err(f"ui: {_NAME} is not running; start it with `covalent-nb start`")
+        return EXIT_NOT_RUNNING
+    if server.url is None:
+        _err(f"ui: the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
+        return EXIT_FAILED
+    link = _ui_link(server.url, paths)
+    if link is None:
+        _err(f"ui: the {_NAME} at {server.url} gave no login link (is it an older version?); open "
+             f"{server.url.rstrip('/')}/ui/ and log in with the token in {paths.token_file}")
+        return EXIT_FAILED
+    print(f"web UI: {link}")
+    if args.no_browser:
+        print(f"  (a one-time login link, for {_LINK_MINUTES} minutes)")
+        return EXIT_OK
+    import webbrowser
+
+    if not webbrowser.open(link):
+        print(f"no browser could be opened here: open the link above in yours (it works once, for "
+              f"{_LINK_MINUTES} minutes)")
     return EXIT_OK
 
 
@@ -362,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = _add_verb(verbs, "demo", cmd_demo)
     demo.add_argument("--keep-server", action="store_true", help="leave the server running afterwards")
     demo.add_argument("-p", "--port", type=_port, help="port for a server the demo starts (default 48008)")
+    ui = _add_verb(verbs, "ui", cmd_ui)
+    ui.add_argument("--no-browser", action="store_true", help="print the login link instead of opening it")
     return parser
 
 

@@ -23,7 +23,7 @@ import tornado.web
 
 from covalent_nb.errors import ConfigError
 
-from .auth import Authenticate, ensure_token, token_authenticator
+from .auth import Authenticate, ensure_token, standalone_authenticator
 from .cleanup import Cleaner
 from .idempotency import PendingRequests
 from .data_lock import DataDirBusy, DataDirLock
@@ -92,8 +92,24 @@ class DispatcherService:
 
 
 def make_app(service: DispatcherService, token: str, prefix: str = "/") -> tornado.web.Application:
-    """A tornado application serving the API with token authentication (tokens kept out of its log)."""
-    return tornado.web.Application(service.handlers(prefix, token_authenticator(token)), log_function=log_request)
+    """A tornado application serving the API (the token, or a web UI session: server/auth.py) and the web
+    UI under ``{prefix}ui/`` behind its login page; ``prefix`` itself goes to the UI. Tokens stay out of its log."""
+    from covalent_nb.webui import ui_routes
+
+    from .login import SessionUiPage, login_api_routes, login_routes
+    from .sessions import SessionKeeper
+
+    settings = service.settings
+    sessions = SessionKeeper(settings.data_dir, token, f"covalent_nb_session_{settings.port}", settings.session_days)
+    authenticate = standalone_authenticator(token, sessions)
+    routes = [(prefix, tornado.web.RedirectHandler, {"url": f"{prefix}ui/", "permanent": False})]
+    routes += login_api_routes(prefix, service, authenticate, sessions)  # before the API's catch-all route
+    routes += service.handlers(prefix, authenticate)
+    routes += login_routes(prefix, sessions, token)
+    routes += ui_routes(prefix, page_handler=SessionUiPage,
+                        page_kwargs={"sessions": sessions, "prefix": prefix, "host": "standalone", "logout": "logout"})
+    return tornado.web.Application(routes, log_function=log_request, cookie_secret=sessions.cookie_secret,
+                                   xsrf_cookies=True, xsrf_cookie_kwargs={"samesite": "Strict", "path": prefix})
 
 
 def _write_state(data_dir: Path, settings: ServerSettings) -> None:

@@ -4,7 +4,8 @@ Request URLs reach the logs in two places: the access log (one line per
 request) and tornado's warnings and errors about a request, which name its
 method and URL. A WebSocket client may carry its token in the URL
 (``?token=``, the only way a browser has), so every ``token=`` value in
-those lines is replaced by ``[redacted]``. Headers are never logged.
+those lines is replaced by ``[redacted]``, and so is the ``once=`` of a
+one-time login link to the web UI. Headers are never logged.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 __all__ = ["REDACTED", "TornadoTokenFilter", "install_token_filter", "log_request", "redact"]
 
 REDACTED = "[redacted]"
-_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&;\s])[\w.-]*token=)[^&;#\s'\"]*", re.IGNORECASE)
+_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&;\s])(?:[\w.-]*token|once)=)[^&;#\s'\"]*", re.IGNORECASE)
 _TORNADO_LOGGERS = ("tornado.access", "tornado.application", "tornado.general")
 
 
 def redact(text: str) -> str:
-    """``text`` with the value of every ``token=`` (or ``..._token=``) parameter replaced by ``[redacted]``."""
+    """``text`` with the value of every ``token=`` (or ``..._token=``) and ``once=`` parameter replaced by
+    ``[redacted]``."""
     return _TOKEN_IN_QUERY.sub(lambda match: match.group(1) + REDACTED, text)
 
 
@@ -49,7 +51,7 @@ class TornadoTokenFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "token=" in message.lower():
+        if "token=" in message.lower() or "once=" in message.lower():
             record.msg, record.args = redact(message), None
         return True
 

@@ -30,7 +30,8 @@ class ServerSettings:
     ``cluster_idle_minutes`` closes the local cluster after that long without
     a task, to give its memory back (0: never); the next task starts it again.
     ``keep_days`` deletes finished dispatches that many days after they end
-    (0: never; fractions allowed).
+    (0: never; fractions allowed). ``session_days``: how long a login to the
+    standalone server's web UI lasts (its session cookie's lifetime).
     ``dask_tls_ca_file``, ``dask_tls_client_cert`` and ``dask_tls_client_key``
     (``[dask] tls_ca_file``, ...) are the credentials for existing Dask
     clusters at ``tls://`` addresses; ``dask_tls`` holds them, checked.
@@ -48,6 +49,7 @@ class ServerSettings:
     cluster_start: str = "eager"
     cluster_idle_minutes: float = 30.0
     keep_days: float = 0.0
+    session_days: float = 7.0
     dask_tls_ca_file: str = ""
     dask_tls_client_cert: str = ""
     dask_tls_client_key: str = ""
@@ -58,6 +60,9 @@ class ServerSettings:
             raise ConfigError(f"server.cluster_start must be 'eager' or 'lazy'; got {self.cluster_start!r}")
         self.cluster_idle_minutes = _minutes(self.cluster_idle_minutes)
         self.keep_days = _days(self.keep_days)
+        self.session_days = _days(self.session_days, "server.session_days", "more than 0, e.g. 7 or 0.5")
+        if self.session_days == 0:
+            raise ConfigError("server.session_days must be a number of days, more than 0, e.g. 7 or 0.5; got 0")
         self.dask_tls = ExternalTLS.from_config(self.dask_tls_ca_file, self.dask_tls_client_cert,
                                                 self.dask_tls_client_key)
         if self.scheduler_address.startswith("tls://") and self.dask_tls is None:
@@ -89,6 +94,7 @@ class ServerSettings:
             cluster_start=server.get("cluster_start", "eager"),
             cluster_idle_minutes=server.get("cluster_idle_minutes", 30.0),
             keep_days=server.get("keep_days", 0.0),
+            session_days=server.get("session_days", 7.0),
             dask_tls_ca_file=dask.get("tls_ca_file", ""),
             dask_tls_client_cert=dask.get("tls_client_cert", ""),
             dask_tls_client_key=dask.get("tls_client_key", ""),
@@ -111,13 +117,13 @@ def _minutes(value: object) -> float:
     return minutes
 
 
-def _days(value: object) -> float:
-    """``server.keep_days`` as a number of days, 0 (keep everything) or more (fractions allowed)."""
+def _days(value: object, name: str = "server.keep_days",
+          meaning: str = "0 (keep finished dispatches until deleted) or more, e.g. 30 or 0.5") -> float:
+    """A setting (``server.keep_days`` unless told) as a number of days, 0 or more (fractions allowed)."""
     try:
         days = float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
         days = math.nan
     if not math.isfinite(days) or days < 0:
-        raise ConfigError("server.keep_days must be a number of days, 0 (keep finished dispatches until "
-                          f"deleted) or more, e.g. 30 or 0.5; got {value!r}")
+        raise ConfigError(f"{name} must be a number of days, {meaning}; got {value!r}")
     return days

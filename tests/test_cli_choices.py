@@ -15,7 +15,8 @@ def test_a_mistyped_command_names_the_close_ones() -> None:
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == (
         "covalent-nb: error: argument COMMAND: invalid choice: 'strat' (choose from 'serve', 'start', 'stop', "
-        "'restart', 'status', 'executors', 'logs', 'gc', 'purge', 'demo'); did you mean 'start', 'status' or 'restart'?")
+        "'restart', 'status', 'executors', 'logs', 'gc', 'purge', 'demo', 'ui'); did you mean 'start', 'status' or "
+        "'restart'?")
 
 
 def test_a_command_close_to_none_lists_them_only(capsys: pytest.CaptureFixture[str]) -> None:

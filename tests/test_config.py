@@ -41,7 +41,7 @@ def test_missing_file_means_defaults(tmp_path: Path) -> None:
     assert _config.get_config("dispatcher.address") == "localhost"
     assert _config.get_config("server") == {"workers": 0, "max_payload_mb": 512, "data_dir": "",
                                             "cluster_start": "eager", "cluster_idle_minutes": 30.0,
-                                            "keep_days": 0.0}
+                                            "keep_days": 0.0, "session_days": 7.0}
 
 
 def test_empty_file_means_defaults() -> None:
