@@ -130,8 +130,11 @@ class CovalentNB(ExtensionApp):
             return
         from .handlers import jupyter_handlers
 
+        from .ui import jupyter_ui_routes
+
         routes = self.service.handlers(f"/{URL_PATH}/", authenticate=None)
         self.handlers.extend(jupyter_handlers(routes, self._dispatcher_token))
+        self.handlers.extend(jupyter_ui_routes(f"/{URL_PATH}/"))  # the web UI, behind Jupyter's login
 
     def _local_url(self) -> str:
         base_url = self.serverapp.base_url if self.serverapp else "/"

@@ -55,7 +55,9 @@ class GraphHandler(ApiHandler):
         self._pictures.move_to_end(dispatch_id)
         self.set_header("Content-Type", "image/svg+xml; charset=utf-8")
         self.set_header("Cache-Control", "private, max-age=86400")
-        self.finish(svg)
+        self.write(svg)
+        await self.flush()  # the headers go now: a host's finish (Jupyter's APIHandler says JSON) cannot change them
+        self.finish()
 
 
 def graph_svg(manifest_text: str) -> str:
