@@ -44,9 +44,10 @@ def client(ui_server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyP
     ct.reload_config()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's Chromium, headless, driven by Playwright."""
+    """Debian's Chromium, headless, driven by Playwright (per module: Playwright's synchronous API keeps an
+    event loop running in this thread, which the asynchronous tests of other modules need free)."""
     from playwright.sync_api import sync_playwright
 
     if CHROMIUM is None:
