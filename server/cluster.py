@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .dask_security import CREDENTIALS_DIR, ExternalTLS, local_cluster_security
+from .host_log_levels import import_distributed
 from .worker_spawn import skip_host_main
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ class DaskClusters:
         return client
 
     async def _connect(self, address: str | None) -> Any:
+        import_distributed()  # before anything else imports it: the host's access log stays on
         from distributed import Client
 
         if address is None:

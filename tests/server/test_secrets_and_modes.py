@@ -160,9 +160,18 @@ def test_no_log_and_no_file_holds_the_token(started: Started) -> None:
     assert files_holding(server.data_dir, server.token) == []
 
 
+def test_the_access_log_keeps_logging_once_the_cluster_runs(started: Started) -> None:
+    # Importing distributed set tornado's loggers to CRITICAL: the log went quiet with the cluster.
+    server = started.server
+    send_the_token_everywhere(server, started.dispatch_id)
+    log = (server.data_dir / "server.log").read_text()
+    assert "401 GET /api/v1/health?token=[redacted]" in log
+    assert f"200 GET /api/v1/dispatches/{started.dispatch_id}" in log
+    assert server.token not in log
+
+
 def test_the_access_log_names_requests_without_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without a cluster, distributed (which sets tornado's loggers to CRITICAL when it is
-    # imported) never loads: every request reaches the access log.
+    # A server without a cluster, whose tasks run on the local executor.
     server = start_server(tmp_path, workers=1, extra=("--no-cluster",))
     monkeypatch.setenv("COVALENT_NB_TOKEN", server.token)
     try:
