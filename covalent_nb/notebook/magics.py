@@ -292,8 +292,13 @@ def _last_line(text: str | None) -> str:
 
 
 def _progress(dispatch: dict[str, Any]) -> str:
-    counts = dispatch.get("progress") or {}
-    total = dispatch.get("node_count") or sum(counts.values())
+    """Done/total over the user's tasks (electrons and sublattices), as the widget counts them."""
+    if "task_progress" in dispatch:
+        counts = dispatch["task_progress"] or {}
+        total = sum(counts.values())
+    else:  # a server without per-task counts: every node
+        counts = dispatch.get("progress") or {}
+        total = dispatch.get("node_count") or sum(counts.values())
     text = f"{counts.get(Status.COMPLETED.value, 0)}/{total}"
     failed = counts.get(Status.FAILED.value, 0)
     return f"{text} ({failed} failed)" if failed else text
