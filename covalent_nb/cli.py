@@ -181,20 +181,25 @@ def cmd_executors(args: argparse.Namespace) -> int:
         _err(f"executors: no {_NAME} is running here (data dir {paths.root}); "
              "start one with `covalent-nb start`")
         return EXIT_FAILED
-    if server.url is None:
-        _err(f"executors: the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
-        return EXIT_FAILED
-    listing = _connect(server.url, paths, timeout=30).get_json("executors")
+    url = _server_url(server, paths)
+    listing = _connect(url, paths, timeout=30).get_json("executors")
     if args.json:
         print(json.dumps(listing, indent=2))
         return EXIT_OK
-    print(f"executors of the {_NAME} at {server.url} (default: {listing['default']})")
+    print(f"executors of the {_NAME} at {url} (default: {listing['default']})")
     for entry in listing["executors"]:
         print(_executor_heading(entry, listing["default"]))
         for setting, value in entry.get("settings", {}).items():
             shown = "(required, not set)" if setting in entry.get("missing", ()) else json.dumps(value)
             print(f"    {setting} = {shown}")
     return EXIT_OK
+
+
+def _server_url(server: _server_process.RunningServer, paths: _config.ServerStatePaths) -> str:
+    """The URL of the running ``server``; ServerProcessError while it has not written its info file yet."""
+    if server.url is None:
+        raise ServerProcessError(f"the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
+    return server.url
 
 
 def _connect(url: str, paths: _config.ServerStatePaths, timeout: float) -> DispatcherConnection:
@@ -214,11 +219,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
     grace = args.grace_minutes * 60
     server = _server_process.running_server(paths)
     if server is not None:
-        if server.url is None:
-            _err(f"gc: the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
-            return EXIT_FAILED
-        answer = _connect(server.url, paths, timeout=600).post_json("gc", {"grace_seconds": grace})
-        where = f"by the {_NAME} at {server.url}"
+        url = _server_url(server, paths)
+        answer = _connect(url, paths, timeout=600).post_json("gc", {"grace_seconds": grace})
+        where = f"by the {_NAME} at {url}"
     elif not paths.root.is_dir():
         print(f"nothing to collect: {paths.root} does not exist")
         return EXIT_OK
@@ -245,13 +248,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     if server is None:
         _err(f"ui: {_NAME} is not running; start it with `covalent-nb start`")
         return EXIT_NOT_RUNNING
-    if server.url is None:
-        _err(f"ui: the {_NAME} (pid {server.pid}) has not written {paths.info_file} yet; try again")
-        return EXIT_FAILED
-    link = _ui_link(server.url, paths)
+    url = _server_url(server, paths)
+    link = _ui_link(url, paths)
     if link is None:
-        _err(f"ui: the {_NAME} at {server.url} gave no login link (is it an older version?); open "
-             f"{server.url.rstrip('/')}/ui/ and log in with the token in {paths.token_file}")
+        _err(f"ui: the {_NAME} at {url} gave no login link (is it an older version?); open "
+             f"{url.rstrip('/')}/ui/ and log in with the token in {paths.token_file}")
         return EXIT_FAILED
     print(f"web UI: {link}")
     if args.no_browser:
