@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -38,6 +39,50 @@ def process_is_gone(pid: int) -> bool:
         return True
     status = Path(f"/proc/{pid}/stat")
     return status.exists() and status.read_text().split(")")[-1].split()[0] == "Z"
+
+
+@contextlib.contextmanager
+def running_dask_cluster(worker_name: str, nthreads: int = 1, credentials: Path | None = None) -> Iterator[str]:
+    """`dask scheduler` and one `dask worker` (with a nanny) on 127.0.0.1, as separate processes; yields the
+    scheduler's address once the worker has joined.
+
+    With ``credentials`` (a folder holding ``ca.pem``, ``cluster.pem`` and ``cluster.key``, as
+    ``local_cluster_security`` writes them) both speak only TLS with them.
+    """
+    port = free_port()
+    tls: list[str] = []
+    security = None
+    if credentials is not None:
+        tls = ["--tls-ca-file", str(credentials / "ca.pem"), "--tls-cert", str(credentials / "cluster.pem"),
+               "--tls-key", str(credentials / "cluster.key")]
+    address = f"{'tls' if tls else 'tcp'}://127.0.0.1:{port}"
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", str(port), "--dashboard-address", "127.0.0.1:0", *tls],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--name",
+                               worker_name, "--nthreads", str(nthreads), "--no-dashboard", "--host", "127.0.0.1",
+                               *tls],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from distributed import Client
+
+        if credentials is not None:
+            from covalent_nb.server.dask_security import local_cluster_security
+
+            security = local_cluster_security(credentials)
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError):
+                with Client(address, security=security, timeout=5) as client:
+                    if client.scheduler_info()["workers"]:
+                        break
+            assert time.monotonic() < deadline, f"the {'TLS ' if tls else ''}Dask cluster did not come up"
+            time.sleep(0.2)
+        yield address
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 @pytest.fixture

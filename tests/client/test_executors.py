@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -13,38 +10,7 @@ from typing import Iterator
 import pytest
 
 import covalent_nb as ct
-from tests.conftest import free_port, process_is_gone, wait_for
-
-
-@contextlib.contextmanager
-def running_dask_cluster(worker_name: str, nthreads: int) -> Iterator[str]:
-    """`dask scheduler` and one `dask worker` (with a nanny), as separate processes; yields the address."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                  "--port", str(port), "--dashboard-address", ":0"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--name",
-                               worker_name, "--nthreads", str(nthreads), "--no-dashboard"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        from distributed import Client
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(address, timeout=5) as client:
-                    if client.scheduler_info()["workers"]:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the Dask cluster did not come up"
-            time.sleep(0.2)
-        yield address
-    finally:
-        for proc in (worker, scheduler):
-            proc.terminate()
-            proc.wait(timeout=30)
+from tests.conftest import process_is_gone, running_dask_cluster, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from covalent_nb import _config
 from covalent_nb.errors import ConfigError
 from covalent_nb.server.dask_security import local_cluster_security
 from covalent_nb.server.settings import ServerSettings
-from tests.conftest import RunningServer, free_port, start_server
+from tests.conftest import RunningServer, free_port, running_dask_cluster, start_server
 
 
 @ct.electron
@@ -245,43 +245,11 @@ def test_credentials_are_kept_across_restarts_and_made_again_when_broken(tmp_pat
 # ---------------------------------------------------------------- an existing cluster behind TLS
 
 
-@contextlib.contextmanager
-def tls_dask_cluster(credentials: Path) -> Iterator[str]:
-    """`dask scheduler` and `dask worker` processes speaking only TLS with ``credentials``; yields the address."""
-    port = free_port()
-    address = f"tls://127.0.0.1:{port}"
-    tls = ["--tls-ca-file", str(credentials / "ca.pem"), "--tls-cert", str(credentials / "cluster.pem"),
-           "--tls-key", str(credentials / "cluster.key")]
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                  "--port", str(port), "--dashboard-address", "127.0.0.1:0", *tls],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--name",
-                               "tls-worker", "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1", *tls],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    security = local_cluster_security(credentials)
-    try:
-        from distributed import Client
-
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError):
-                with Client(address, security=security, timeout=5) as client:
-                    if client.scheduler_info()["workers"]:
-                        break
-            assert time.monotonic() < deadline, "the TLS Dask cluster did not come up"
-            time.sleep(0.2)
-        yield address
-    finally:
-        for proc in (worker, scheduler):
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
 def test_an_existing_cluster_behind_tls_is_reached_with_the_configured_credentials(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     credentials = tmp_path / "cluster-credentials"
     local_cluster_security(credentials)  # a CA and a certificate for the cluster and its clients
-    with tls_dask_cluster(credentials) as address:
+    with running_dask_cluster("tls-worker", credentials=credentials) as address:
         (tmp_path / "config").mkdir()
         (tmp_path / "config" / "covalent.conf").write_text(
             f'[dask]\nscheduler_address = "{address}"\ntls_ca_file = "{credentials / "ca.pem"}"\n'

@@ -20,8 +20,7 @@ import pytest
 
 import covalent_nb as ct
 from covalent_nb._status import TERMINAL, Status
-from tests.client.test_executors import running_dask_cluster
-from tests.conftest import RunningServer, start_server, wait_for
+from tests.conftest import RunningServer, running_dask_cluster, start_server, wait_for
 
 DRAWS = 30
 CUT_OFF = "was lost while the task ran there (or was about to); Dask ran the task again"
