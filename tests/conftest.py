@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -83,6 +83,21 @@ def running_dask_cluster(worker_name: str, nthreads: int = 1, credentials: Path 
         for proc in (worker, scheduler):
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def local_dask_client(threads_per_worker: int = 1) -> Iterator[Any]:
+    """A ``distributed.Client`` of a real local Dask cluster of one worker process, without dashboard."""
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=threads_per_worker, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
 
 
 @pytest.fixture

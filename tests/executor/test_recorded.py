@@ -9,6 +9,7 @@ import pytest
 
 from covalent_nb.executor.dask import RECORDED_METADATA
 from covalent_nb.executor.runner import run_task
+from tests.conftest import local_dask_client
 
 from .taskframes import read_result, task_frame
 
@@ -63,15 +64,8 @@ def test_a_scheduler_note_outside_a_dask_worker_runs_the_task(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
     """A real Dask cluster: one worker process."""
-    import distributed
-
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = distributed.Client(cluster)
-    try:
+    with local_dask_client() as client:
         yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 def test_a_note_in_the_schedulers_metadata_is_found_by_the_worker(dask_client: Any, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from covalent_nb._frames import pack, unpack
 from covalent_nb._serialize import blob_key, dumps, loads
 from covalent_nb.executor.runner import run_task
 from covalent_nb.workflow.deps import DepsCall, TaskHooks
+from tests.conftest import local_dask_client
 
 from .taskframes import File, Parent, read_result, result_frame, task_frame
 
@@ -264,15 +265,9 @@ def test_command_line_without_arguments_prints_usage() -> None:
 
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                                       dashboard_address=None)
-    client = distributed.Client(cluster)
-    try:
+    """A real Dask cluster: one worker process with two threads (tasks run side by side)."""
+    with local_dask_client(threads_per_worker=2) as client:
         yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 def print_lines(label: str, count: int) -> str:
