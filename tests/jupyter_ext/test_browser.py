@@ -8,14 +8,16 @@ artifact in ``test-artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 import pytest
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Browser, Locator, Page, Playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.jupyter_ext.jupyter_process import JupyterServer, running_jupyter
@@ -60,6 +62,24 @@ def write_lab_settings(jupyter_config_dir: Path) -> None:
         path = jupyter_config_dir / "lab" / "user-settings" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
+
+
+@contextlib.contextmanager
+def running_lab(root: Path) -> Iterator[JupyterServer]:
+    """JupyterLab under ``root`` for a browser test: Lab's test settings, ``window.jupyterapp`` for the page's
+    scripts, ``test-artifacts/`` made; fails at once when Debian's chromium is not installed."""
+    if CHROMIUM is None:
+        pytest.fail("Debian's chromium is not installed: `bash tests/run` installs it "
+                    "(apt-get install chromium)", pytrace=False)
+    ARTIFACTS.mkdir(exist_ok=True)
+    write_lab_settings(root / "jupyter_config")
+    with running_jupyter(root, extra_args=("--LabApp.expose_app_in_browser=True",)) as server:
+        yield server
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's Chromium, headless, driven by ``playwright`` (its own browser download does not work here)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
 def write_notebook(path: Path) -> None:
@@ -132,17 +152,11 @@ def wait_for_widget(page: Page, server: JupyterServer, console: list[str], cell:
 def test_widget_in_jupyterlab_shows_every_node_completed(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed: `bash tests/run` installs it "
-                    "(apt-get install chromium)", pytrace=False)
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    write_lab_settings(tmp_path / "jupyter_config")
-    with running_jupyter(tmp_path, extra_args=("--LabApp.expose_app_in_browser=True",)) as server:
+    with running_lab(tmp_path) as server:
         write_notebook(tmp_path / "notebooks" / "widget.ipynb")
         start_notebook_session(server, "widget.ipynb")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 console: list[str] = []

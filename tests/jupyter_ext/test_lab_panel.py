@@ -19,12 +19,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page
 
-from tests.jupyter_ext.jupyter_process import JupyterServer, running_jupyter
+from tests.jupyter_ext.jupyter_process import JupyterServer
 from tests.jupyter_ext.kernel_client import KernelClient
-from tests.jupyter_ext.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, write_lab_settings
+from tests.jupyter_ext.test_browser import ARTIFACTS, launch_chromium, running_lab
 
 PANEL = "#covalent-nb-panel"
 PANEL_TAB = ".jp-SideBar [data-id='covalent-nb-panel']"
@@ -112,17 +111,11 @@ def open_panel(page: Page, server: JupyterServer) -> None:
 def test_side_panel_lists_a_notebook_dispatch_live_and_opens_its_page(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed: `bash tests/run` installs it "
-                    "(apt-get install chromium)", pytrace=False)
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    write_lab_settings(tmp_path / "jupyter_config")
-    with running_jupyter(tmp_path, extra_args=("--LabApp.expose_app_in_browser=True",)) as server:
+    with running_lab(tmp_path) as server:
         kernel = KERNEL_THREAD.submit(server.start_kernel).result()
         run(kernel, server, WORKFLOWS)  # two finished dispatches: the panel lists them as it opens
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             page = browser.new_page(viewport={"width": 1200, "height": 760})
             console: list[str] = []
             page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
