@@ -28,16 +28,26 @@ def call(server: RunningServer, method: str, path: str, body: bytes | None = Non
          token: str | None = "default", read: Callable[[bytes], Any] = json_answer,
          timeout: float = 30) -> tuple[int, Any]:
     """One raw HTTP request; returns (status, body read by ``read``, or the JSON error)."""
-    request = urllib.request.Request(f"http://{server.addr}/api/v1/{path}", data=body, method=method)
+    status, answer, _ = call_with_headers(server, method, path, body, token, read=read, timeout=timeout)
+    return status, answer
+
+
+def call_with_headers(server: RunningServer, method: str, path: str, body: bytes | None = None,
+                      token: str | None = "default", headers: dict[str, str] | None = None,
+                      read: Callable[[bytes], Any] = json_answer,
+                      timeout: float = 30) -> tuple[int, Any, dict[str, str]]:
+    """:func:`call` sending ``headers`` too; returns (status, body, the answer's headers)."""
+    request = urllib.request.Request(f"http://{server.addr}/api/v1/{path}", data=body, method=method,
+                                     headers=headers or {})
     if token == "default":
         token = server.token
     if token:
         request.add_header("Authorization", f"token {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, read(response.read())
+            return response.status, read(response.read()), dict(response.headers)
     except urllib.error.HTTPError as err:
-        return err.code, json_answer(err.read())
+        return err.code, json_answer(err.read()), dict(err.headers)
 
 
 @ct.electron

@@ -19,7 +19,6 @@ import stat
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,6 +31,7 @@ from covalent_nb.errors import ConfigError
 from covalent_nb.server.dask_security import local_cluster_security
 from covalent_nb.server.settings import ServerSettings
 from tests.conftest import RunningServer, free_port, running_dask_cluster, start_server
+from tests.server.test_api import call
 
 
 @ct.electron
@@ -47,10 +47,9 @@ def one_task(x: int) -> tuple[int, str]:
 
 
 def health(server: RunningServer) -> dict[str, Any]:
-    request = urllib.request.Request(f"http://{server.addr}/api/v1/health",
-                                     headers={"Authorization": f"token {server.token}"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
+    status, answer = call(server, "GET", "health")
+    assert status == 200, answer
+    return answer
 
 
 def cluster_ready(server: RunningServer, timeout: float = 60.0) -> None:

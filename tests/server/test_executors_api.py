@@ -11,8 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +18,7 @@ import pytest
 
 import covalent_nb as ct
 from tests.conftest import RunningServer, start_server
+from tests.server.test_api import call_with_headers
 
 SERVER_CONFIG = """\
 [executors.local]
@@ -32,19 +31,6 @@ password = "hunter2"
 empty_token = ""
 nested = {{ client_secret = "s3cr3t", timeout = 30 }}
 """
-
-
-def call(server: RunningServer, method: str, path: str, body: bytes | None = None,
-         token: str | None = "default") -> tuple[int, Any, dict[str, str]]:
-    """One raw HTTP request; returns (status, JSON body, headers)."""
-    request = urllib.request.Request(f"http://{server.addr}/api/v1/{path}", data=body, method=method)
-    if token:
-        request.add_header("Authorization", f"token {server.token if token == 'default' else token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null"), dict(response.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null"), dict(err.headers)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +63,7 @@ def by_name(listing: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_listing_shows_default_cluster_installed_and_configured_executors(configured):
     server, workdir = configured
-    status, listing, _ = call(server, "GET", "executors")
+    status, listing, _ = call_with_headers(server, "GET", "executors")
     assert status == 200
     assert listing["default"] == "dask" and listing["executors"][0]["name"] == "dask"
     entries = by_name(listing)
@@ -93,7 +79,7 @@ def test_listing_shows_default_cluster_installed_and_configured_executors(config
 
 def test_secrets_never_leave_the_server(configured):
     server, _ = configured
-    _, listing, _ = call(server, "GET", "executors")
+    _, listing, _ = call_with_headers(server, "GET", "executors")
     text = json.dumps(listing)
     for secret in ("AKIA-very-secret", "hunter2", "s3cr3t"):
         assert secret not in text
@@ -101,16 +87,16 @@ def test_secrets_never_leave_the_server(configured):
 
 def test_the_configuration_cannot_be_changed_through_the_api(configured):
     server, workdir = configured
-    _, before, _ = call(server, "GET", "executors")
+    _, before, _ = call_with_headers(server, "GET", "executors")
     change = json.dumps({"name": "local", "settings": {"workdir": "/elsewhere"}}).encode()
     for method in ("PUT", "POST", "PATCH", "DELETE"):
-        status, body, headers = call(server, method, "executors", None if method == "DELETE" else change)
+        status, body, headers = call_with_headers(server, method, "executors", None if method == "DELETE" else change)
         assert status == 405, method
         assert "cannot be changed" in body["error"] and "config file" in body["error"]
         assert headers.get("Allow") == "GET"
-    assert call(server, "PUT", "executors", change, token=None)[0] == 401
-    assert call(server, "GET", "executors", token="wrong")[0] == 401
-    assert call(server, "GET", "executors")[1] == before
+    assert call_with_headers(server, "PUT", "executors", change, token=None)[0] == 401
+    assert call_with_headers(server, "GET", "executors", token="wrong")[0] == 401
+    assert call_with_headers(server, "GET", "executors")[1] == before
 
 
 def test_server_side_name_is_filled_from_the_servers_config(client):

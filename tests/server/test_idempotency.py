@@ -6,8 +6,6 @@ import base64
 import json
 import socket
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
@@ -15,7 +13,7 @@ import covalent_nb as ct
 from covalent_nb.server.store import IDEMPOTENCY_SECONDS, ResultStore
 from covalent_nb.workflow import build_manifest
 from tests.conftest import RunningServer, start_server
-from tests.server.test_api import call, dispatch_count
+from tests.server.test_api import call, call_with_headers, dispatch_count
 
 
 @ct.electron
@@ -36,15 +34,9 @@ def manifest_body(x: int) -> bytes:
 
 def post(server: RunningServer, body: bytes, key: str | None) -> tuple[int, dict[str, str], Any]:
     """``POST dispatches`` with an ``Idempotency-Key``; (status, headers, JSON answer)."""
-    request = urllib.request.Request(f"http://{server.addr}/api/v1/dispatches", data=body, method="POST")
-    request.add_header("Authorization", f"token {server.token}")
-    if key is not None:
-        request.add_header("Idempotency-Key", key)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), json.loads(err.read())
+    status, answer, headers = call_with_headers(server, "POST", "dispatches", body,
+                                                headers={"Idempotency-Key": key} if key is not None else None)
+    return status, headers, answer
 
 
 def test_the_same_key_returns_the_first_dispatch(server):
