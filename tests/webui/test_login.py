@@ -144,7 +144,7 @@ def test_a_post_without_xsrf_protection_is_refused(page, client: RunningServer) 
     import covalent_nb as ct
     from tests.webui.browser import gated
 
-    dispatch_id = ct.dispatch(gated)("/no/such/gate", 1)
+    dispatch_id = ct.dispatch(gated)("closed-gate", 1)
     page.goto(login_link(client))
     page.wait_for_selector("#dispatches")
     cancel = ("async ([path, header]) => { const r = await fetch(path, {method: 'POST', credentials: 'same-origin',"

@@ -7,7 +7,7 @@ import {isUserTask, nodeLabel, nodeRole} from "./kinds.js";
 import {EventStream, throttle} from "./live.js";
 import {showTask} from "./task.js";
 
-const REDRAW_MS = 100;   // at most 10 redraws a second, however many events come
+const REDRAW_MS = 110;   // at most 10 redraws a second (with a margin), however many events come
 const TABLE_PAGE = 100;
 const STATUS_RANK = {FAILED: 0, RUNNING: 1, POSTPROCESSING: 1, NEW_OBJECT: 2, PENDING_REUSE: 2, STARTING: 2,
   CANCELLED: 3, COMPLETED: 4};
@@ -207,19 +207,53 @@ export class DispatchPage {
     return this.sort.descending ? ids.reverse() : ids;
   }
 
-  drawTable() {
-    const ids = this.rows();
-    const pages = Math.max(1, Math.ceil(ids.length / TABLE_PAGE));
-    this.tablePage = Math.min(this.tablePage, pages - 1);
-    const shown = ids.slice(this.tablePage * TABLE_PAGE, (this.tablePage + 1) * TABLE_PAGE);
+  /** The table's parts that stay: its tools, its header (click to sort) and its body, drawn by drawTable. */
+  buildTable() {
+    const changed = () => { this.dirty.table = true; this.redrawSoon(); };  // redraws too go through the throttle
+    this.headers = new Map();
     const header = (label, key) => {
       if (!key) return h("th", {}, label);
-      const mark = this.sort.key === key ? (this.sort.descending ? " ▼" : " ▲") : "";
-      return h("th", {class: "sortable", "data-sort": key, onclick: () => {
+      const th = h("th", {class: "sortable", "data-sort": key, "data-label": label, onclick: () => {
         this.sort = {key, descending: this.sort.key === key ? !this.sort.descending : key === "duration"};
-        this.drawTable();
-      }}, label + mark);
+        changed();
+      }}, label);
+      this.headers.set(key, th);
+      return th;
     };
+    this.groupNote = h("span", {hidden: true}, h("span", {}), " ",
+      h("button", {type: "button", class: "small", onclick: () => { this.group = null; changed(); }}, "show all"));
+    this.allNodesLabel = h("label", {}, h("input", {type: "checkbox", id: "all-nodes", onchange: (event) => {
+      this.allNodes = event.target.checked;
+      changed();
+    }}), " parameters and helpers too");
+    this.previous = h("button", {type: "button", class: "small", onclick: () => { this.tablePage -= 1; changed(); }}, "←");
+    this.next = h("button", {type: "button", class: "small", onclick: () => { this.tablePage += 1; changed(); }}, "→");
+    this.pagePosition = h("span", {});
+    this.pager = h("span", {class: "pager"}, this.previous, this.pagePosition, this.next);
+    this.tbody = h("tbody");
+    fill(this.tableEl, h("div", {class: "table-tools"}, this.groupNote, this.allNodesLabel, this.pager),
+      h("table", {class: "list", id: "tasks"},
+        h("thead", {}, h("tr", {}, header("#", "id"), header("Task"), header("Kind"), header("Status", "status"),
+          header("Started"), header("Duration", "duration"))),
+        this.tbody));
+  }
+
+  drawTable() {
+    if (!this.tbody) this.buildTable();
+    const ids = this.rows();
+    const pages = Math.max(1, Math.ceil(ids.length / TABLE_PAGE));
+    this.tablePage = Math.max(0, Math.min(this.tablePage, pages - 1));
+    const shown = ids.slice(this.tablePage * TABLE_PAGE, (this.tablePage + 1) * TABLE_PAGE);
+    for (const [key, th] of this.headers) {
+      th.textContent = th.dataset.label + (this.sort.key === key ? (this.sort.descending ? " ▼" : " ▲") : "");
+    }
+    this.groupNote.hidden = !this.group;
+    this.groupNote.firstChild.textContent = this.group ? `${this.group.length} nodes of one box` : "";
+    this.allNodesLabel.hidden = Boolean(this.group);
+    this.pager.hidden = pages < 2;
+    this.previous.disabled = this.tablePage === 0;
+    this.next.disabled = this.tablePage >= pages - 1;
+    this.pagePosition.textContent = ` ${this.tablePage + 1} / ${pages} `;
     const link = (id) => `#/dispatches/${encodeURIComponent(this.id)}/tasks/${id}`;
     const body = shown.map((id) => {
       const node = this.nodes.get(id);
@@ -232,24 +266,7 @@ export class DispatchPage {
         h("td", {}, formatTime(t.start)),
         h("td", {}, duration(t.start, t.end)));
     });
-    const controls = h("div", {class: "table-tools"},
-      this.group
-        ? h("span", {}, `${this.group.length} nodes of one box `,
-          h("button", {type: "button", class: "small", onclick: () => { this.group = null; this.drawTable(); }}, "show all"))
-        : h("label", {}, h("input", {type: "checkbox", id: "all-nodes", checked: this.allNodes, onchange: (event) => {
-          this.allNodes = event.target.checked;
-          this.drawTable();
-        }}), " parameters and helpers too"),
-      pages > 1 ? h("span", {class: "pager"},
-        h("button", {type: "button", class: "small", disabled: this.tablePage === 0,
-          onclick: () => { this.tablePage -= 1; this.drawTable(); }}, "←"),
-        ` ${this.tablePage + 1} / ${pages} `,
-        h("button", {type: "button", class: "small", disabled: this.tablePage >= pages - 1,
-          onclick: () => { this.tablePage += 1; this.drawTable(); }}, "→")) : null);
-    fill(this.tableEl, controls, h("table", {class: "list", id: "tasks"},
-      h("thead", {}, h("tr", {}, header("#", "id"), header("Task"), header("Kind"), header("Status", "status"),
-        header("Started"), header("Duration", "duration"))),
-      h("tbody", {}, body.length ? body : h("tr", {}, h("td", {colspan: 6, class: "muted"}, "No tasks.")))));
+    fill(this.tbody, body.length ? body : h("tr", {}, h("td", {colspan: 6, class: "muted"}, "No tasks.")));
   }
 
   pickBox(members) {
@@ -259,7 +276,8 @@ export class DispatchPage {
     }
     this.group = members;
     this.tablePage = 0;
-    this.drawTable();
+    this.dirty.table = true;
+    this.redrawSoon();
   }
 
   async showDetails() {

@@ -9,13 +9,18 @@ export function throttle(fn, interval) {
   let timer = null;
   let last = 0;
   const run = () => {
+    const early = last + interval - performance.now();
+    if (early > 0) {  // a timer may fire a fraction of a millisecond early
+      timer = setTimeout(run, Math.ceil(early));
+      return;
+    }
     timer = null;
     last = performance.now();
     fn();
   };
   const schedule = () => {
     if (timer !== null) return;
-    timer = setTimeout(run, Math.max(0, last + interval - performance.now()));
+    timer = setTimeout(run, Math.max(0, Math.ceil(last + interval - performance.now())));
   };
   schedule.cancel = () => { clearTimeout(timer); timer = null; };
   return schedule;
