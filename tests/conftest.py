@@ -154,6 +154,20 @@ def start_server(root: Path, workers: int = 2, extra: tuple[str, ...] = (),
     return server
 
 
+@contextlib.contextmanager
+def server_for_this_process(root: Path, workers: int = 2, extra: tuple[str, ...] = (),
+                            env_extra: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    """A server started as :func:`start_server` does, whose token this process's clients use
+    (``COVALENT_NB_TOKEN``) inside the block; the variable is put back, then the server stopped."""
+    server = start_server(root, workers, extra, env_extra)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("COVALENT_NB_TOKEN", server.token)
+            yield server
+    finally:
+        server.cli("stop")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One dispatcher for the session; the test process's client is configured for it."""

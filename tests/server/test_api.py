@@ -16,7 +16,7 @@ import pytest
 
 import covalent_nb as ct
 from covalent_nb.client.http import early_status
-from tests.conftest import RunningServer, free_port, start_server
+from tests.conftest import RunningServer, free_port, server_for_this_process
 
 
 def json_answer(data: bytes) -> Any:
@@ -222,31 +222,19 @@ def test_oversize_payload_and_restart_survival(tmp_path):
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     (config_dir / "covalent.conf").write_text("[server]\nmax_payload_mb = 1\n")
-    other = start_server(tmp_path, workers=1)
-    try:
-        import os
+    with server_for_this_process(tmp_path, workers=1) as other:
         big = os.urandom(2 * 1024 * 1024)
         key = hashlib.sha256(big).hexdigest()
         status, body = call(other, "PUT", f"blobs/{key}", big)
         assert status == 413 and "limit" in body["error"]
-        saved = os.environ.get("COVALENT_NB_TOKEN")
-        os.environ["COVALENT_NB_TOKEN"] = other.token
-        try:
-            with pytest.raises(ct.DispatcherError, match="limit"):
-                ct.dispatch(small, dispatcher_addr=other.addr)(big)
-            dispatch_id = ct.dispatch(small, dispatcher_addr=other.addr)(10)
-            assert ct.get_result(dispatch_id, wait=True, dispatcher_addr=other.addr).result == 11
-            done = other.cli("restart", "--address", "127.0.0.1", "--port", str(other.port), "--workers", "1")
-            assert done.returncode == 0, done.stderr
-            again = ct.get_result(dispatch_id, dispatcher_addr=other.addr)
-            assert again.status == "COMPLETED" and again.result == 11
-        finally:
-            if saved is None:
-                os.environ.pop("COVALENT_NB_TOKEN", None)
-            else:
-                os.environ["COVALENT_NB_TOKEN"] = saved
-    finally:
-        other.cli("stop")
+        with pytest.raises(ct.DispatcherError, match="limit"):
+            ct.dispatch(small, dispatcher_addr=other.addr)(big)
+        dispatch_id = ct.dispatch(small, dispatcher_addr=other.addr)(10)
+        assert ct.get_result(dispatch_id, wait=True, dispatcher_addr=other.addr).result == 11
+        done = other.cli("restart", "--address", "127.0.0.1", "--port", str(other.port), "--workers", "1")
+        assert done.returncode == 0, done.stderr
+        again = ct.get_result(dispatch_id, dispatcher_addr=other.addr)
+        assert again.status == "COMPLETED" and again.result == 11
 
 
 def test_refusals_reach_clients_that_send_the_body_at_once(one_mb_server):

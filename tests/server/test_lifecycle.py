@@ -7,7 +7,7 @@ import sqlite3
 import time
 
 import covalent_nb as ct
-from tests.conftest import start_server
+from tests.conftest import server_for_this_process
 
 
 @ct.electron
@@ -28,10 +28,7 @@ def flow(x):
 
 
 def test_cli_lifecycle_and_resume_after_restart(tmp_path):
-    server = start_server(tmp_path, workers=1)
-    saved = os.environ.get("COVALENT_NB_TOKEN")
-    os.environ["COVALENT_NB_TOKEN"] = server.token
-    try:
+    with server_for_this_process(tmp_path, workers=1) as server:
         status = server.cli("status")
         assert status.returncode == 0 and f"{server.port}" in status.stdout
         again = server.cli("start", "--address", "127.0.0.1", "--port", str(server.port))
@@ -65,12 +62,6 @@ def test_cli_lifecycle_and_resume_after_restart(tmp_path):
         assert server.cli("status").returncode == 3
         twice = server.cli("stop")
         assert twice.returncode == 0 and "not running" in (twice.stdout + twice.stderr)
-    finally:
-        if saved is None:
-            os.environ.pop("COVALENT_NB_TOKEN", None)
-        else:
-            os.environ["COVALENT_NB_TOKEN"] = saved
-        server.cli("stop")
 
 
 def test_one_dispatcher_per_data_dir(tmp_path):

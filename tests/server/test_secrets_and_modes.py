@@ -28,7 +28,7 @@ import tornado.httpclient
 import tornado.websocket
 
 import covalent_nb as ct
-from tests.conftest import RunningServer, free_port, start_server, wait_for
+from tests.conftest import RunningServer, free_port, server_for_this_process, start_server, wait_for
 from tests.jupyter_ext.jupyter_process import JupyterServer, running_jupyter
 
 PRIVATE_FILES = ("server.token", "results.db", "results.db-wal", "results.db-shm", "dispatcher.lock",
@@ -112,19 +112,10 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
     """A server started by `covalent-nb start` on a careless data directory, one dispatch run."""
     root = tmp_path_factory.mktemp("started")
     careless_data_dir(root / "data", token="a-token-left-readable-by-an-older-version")
-    server = start_server(root, workers=1)
-    saved = os.environ.get("COVALENT_NB_TOKEN")
-    os.environ["COVALENT_NB_TOKEN"] = server.token
-    try:
+    with server_for_this_process(root, workers=1) as server:
         result = ct.dispatch_sync(one_task, dispatcher_addr=server.addr)(1)
         assert (result.status, result.result) == ("COMPLETED", 2), result.error
         yield Started(server, result.dispatch_id)
-    finally:
-        if saved is None:
-            os.environ.pop("COVALENT_NB_TOKEN", None)
-        else:
-            os.environ["COVALENT_NB_TOKEN"] = saved
-        server.cli("stop")
 
 
 def test_a_token_in_the_url_counts_only_on_the_websocket(started: Started) -> None:

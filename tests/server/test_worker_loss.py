@@ -20,7 +20,7 @@ import pytest
 
 import covalent_nb as ct
 from covalent_nb._status import TERMINAL, Status
-from tests.conftest import RunningServer, running_dask_cluster, start_server, wait_for
+from tests.conftest import RunningServer, running_dask_cluster, server_for_this_process, wait_for
 
 DRAWS = 30
 CUT_OFF = "was lost while the task ran there (or was about to); Dask ran the task again"
@@ -88,17 +88,8 @@ def on_cluster(lattice: Any, address: str) -> Any:
 @pytest.fixture(scope="module")
 def one_worker_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server whose local Dask cluster has one worker process (everything lives there)."""
-    running = start_server(tmp_path_factory.mktemp("worker_loss"), workers=1)
-    saved = os.environ.get("COVALENT_NB_TOKEN")
-    os.environ["COVALENT_NB_TOKEN"] = running.token
-    try:
+    with server_for_this_process(tmp_path_factory.mktemp("worker_loss"), workers=1) as running:
         yield running
-    finally:
-        if saved is None:
-            os.environ.pop("COVALENT_NB_TOKEN", None)
-        else:
-            os.environ["COVALENT_NB_TOKEN"] = saved
-        running.cli("stop")
 
 
 def runs(folder: Path) -> list[tuple[str, int]]:
