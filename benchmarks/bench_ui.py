@@ -40,7 +40,7 @@ import covalent_nb as ct  # noqa: E402
 from covalent_nb.server.store import ResultStore  # noqa: E402
 from tests.conftest import start_server, wait_for  # noqa: E402
 from tests.server.manifests import small_manifest  # noqa: E402
-from tests.webui.browser import CHROMIUM, CHROMIUM_ARGS, login_link  # noqa: E402
+from tests.webui.browser import launch_chromium, login_link  # noqa: E402
 
 # Installed in the page before its own scripts run: redraws of the task table, frame gaps, long tasks.
 WATCH = """
@@ -160,7 +160,7 @@ def main() -> None:
         results["api_failed_ms"] = api_ms(f"{base}/api/v1/dispatches?limit=50&count=1&status=FAILED",
                                           server.token, opts.repeat)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             context.add_init_script(WATCH)
             page = context.new_page()

@@ -1,8 +1,8 @@
 """Helpers for the web UI's browser tests: Debian's Chromium through Playwright, logins, gated workflows.
 
-Chromium is launched with ``executable_path`` and the flags this machine needs
-(as tests/jupyter_ext/test_browser.py does: Playwright's own browser download
-does not work here). Screenshots go to ``test-artifacts/ui/``.
+Chromium is launched by tests/jupyter_ext/test_browser.py's ``launch_chromium``
+(``executable_path`` and the flags this machine needs: Playwright's own browser
+download does not work here). Screenshots go to ``test-artifacts/ui/``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import covalent_nb as ct
 from covalent_nb.client.http import DispatcherConnection
 from covalent_nb.workflow.manifest import build_manifest
 from tests.conftest import RunningServer
-from tests.jupyter_ext.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.jupyter_ext.test_browser import ARTIFACTS, CHROMIUM, launch_chromium
 
-__all__ = ["ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "SHOTS", "api", "login_link", "shoot", "wait_until", "gated",
+__all__ = ["ARTIFACTS", "CHROMIUM", "launch_chromium", "SHOTS", "api", "login_link", "shoot", "wait_until", "gated",
            "failing", "wait_for_gate", "gate_path", "double", "add_up", "explode", "manifest_with_payloads"]
 
 SHOTS = ARTIFACTS / "ui"

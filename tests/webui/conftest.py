@@ -9,7 +9,7 @@ import pytest
 
 import covalent_nb as ct
 from tests.conftest import RunningServer, start_server
-from tests.webui.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.webui.browser import CHROMIUM, launch_chromium
 
 SERVER_CONFIG = """\
 [executors.vault]
@@ -54,7 +54,7 @@ def browser() -> Iterator[object]:
         pytest.fail("Debian's chromium is not installed: `bash tests/run` installs it (apt-get install chromium)",
                     pytrace=False)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright)
         try:
             yield launched
         finally:
