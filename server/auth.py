@@ -21,10 +21,12 @@ import os
 import secrets
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Awaitable, Callable, Optional, Union
 
 import tornado.web
 import tornado.websocket
+
+from .access import ALL_SCOPES, Identity
 
 if TYPE_CHECKING:
     from .sessions import SessionKeeper
@@ -32,8 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["ensure_token", "token_authenticator", "standalone_authenticator", "request_token", "same_origin",
            "Authenticate"]
 
-# Given a request handler, returns the caller's user name, or None when unauthenticated.
-Authenticate = Callable[[object], Optional[str]]
+# Given a request handler, returns the caller (server/access.py), or None when unauthenticated;
+# a plain user name stands for a one-person host's user with every scope. May be async.
+Authenticate = Callable[[object], Union[Optional[Identity], Optional[str], Awaitable[Optional[Identity]]]]
 
 
 def ensure_token(data_dir: Path) -> str:
@@ -71,12 +74,17 @@ def request_token(handler: object) -> str:
 
 
 def token_authenticator(token: str, owner: str = "local") -> Authenticate:
-    """An ``authenticate`` callable accepting exactly ``token``, as user ``owner``."""
-    expected = token.encode()
+    """An ``authenticate`` callable accepting exactly ``token``, as user ``owner`` with every scope.
 
-    def authenticate(handler: object) -> Optional[str]:
+    The standalone server has one user, who owns every dispatch it holds: being
+    its own admin changes nothing but lets it list with ``?all=1`` as an admin would.
+    """
+    expected = token.encode()
+    identity = Identity(owner, ALL_SCOPES)
+
+    def authenticate(handler: object) -> Optional[Identity]:
         given = request_token(handler).encode()
-        return owner if given and hmac.compare_digest(given, expected) else None
+        return identity if given and hmac.compare_digest(given, expected) else None
     return authenticate
 
 
@@ -108,8 +116,9 @@ def standalone_authenticator(token: str, sessions: "SessionKeeper", owner: str =
     the XSRF header, is refused with a 403 that says so.
     """
     by_token = token_authenticator(token, owner)
+    identity = Identity(owner, ALL_SCOPES)
 
-    def authenticate(handler: object) -> Optional[str]:
+    def authenticate(handler: object) -> Optional[Identity]:
         if request_token(handler):
             return by_token(handler)
         if not sessions.from_request(handler):
@@ -124,5 +133,5 @@ def standalone_authenticator(token: str, sessions: "SessionKeeper", owner: str =
             except tornado.web.HTTPError:
                 raise tornado.web.HTTPError(403, f"{method} with a browser session needs the '_xsrf' cookie's "
                                                  "value in an 'X-XSRFToken' header") from None
-        return owner
+        return identity
     return authenticate

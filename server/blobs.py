@@ -144,11 +144,12 @@ class BlobStore:
                 yield chunk
 
     def remove(self, key: str) -> int:
-        """Delete a payload (the caller made sure no dispatch names it); the bytes freed.
+        """Delete a payload (the caller made sure no dispatch names it) and who uploaded it; the bytes freed.
 
         A small payload's row goes in the caller's open transaction.
         """
         path = self.path_for(key)
+        self._db.execute("DELETE FROM blob_holders WHERE key=?", (key,))
         try:
             size = path.stat().st_size
             path.unlink()
@@ -162,6 +163,18 @@ class BlobStore:
         return int(row[0])
 
     # ---- uploads ---------------------------------------------------------------
+
+    def hold(self, owner: str, key: str) -> None:
+        """Note that ``owner`` uploaded payload ``key`` (so has its content): it may name it in a manifest.
+
+        Goes in the caller's open transaction.
+        """
+        self._db.execute("INSERT OR IGNORE INTO blob_holders(key, owner) VALUES (?,?)", (check_key(key), owner))
+
+    def held_by(self, owner: str, key: str) -> bool:
+        """Whether ``owner`` uploaded payload ``key`` (since it was last removed)."""
+        return self._db.execute("SELECT 1 FROM blob_holders WHERE key=? AND owner=?",
+                                (check_key(key), owner)).fetchone() is not None
 
     def begin_upload(self, key: str, limit: int) -> "BlobUpload":
         """Start a streamed upload that will be checked against ``key`` (InvalidBlobKey first)."""

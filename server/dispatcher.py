@@ -27,6 +27,7 @@ from covalent_nb.errors import ExecutorError
 from covalent_nb.executor.base import failed_frame
 from covalent_nb.executor.time_limit import time_limit_failure
 
+from .access import DISPATCH, Hidden, Identity, Refused, authorize
 from .cluster import DaskClusters
 from .events import EventHub
 from .gc_pauses import CollectorPauses
@@ -109,7 +110,7 @@ class Dispatcher:
         names an executor this server offers with settings it cannot take.
         ``idempotency`` (the request's key and digest) is stored with the dispatch.
         """
-        checked = check_manifest(manifest, self.store.blobs.has)
+        checked = check_manifest(manifest, lambda key: self.store.payload_usable(owner, key))
         return run_through(self._create(owner, checked, parent, idempotency))
 
     async def create_sliced(self, owner: str, body: bytes,
@@ -129,7 +130,8 @@ class Dispatcher:
             checked, text = await asyncio.to_thread(_parse_check_encode, body)
             missing = list(checked.missing)
             for start in range(0, len(missing), SLICE):
-                check_payloads_present(checked, self.store.blobs.has, missing[start:start + SLICE])
+                check_payloads_present(checked, lambda key: self.store.payload_usable(owner, key),
+                                       missing[start:start + SLICE])
                 await pause()
             created = await run_sliced(self._create(owner, checked, None, idempotency, text))
             if len(checked.manifest["nodes"]) > SLICE:
@@ -144,8 +146,10 @@ class Dispatcher:
         redispatch_of = manifest.get("redispatch_of")
         if redispatch_of is not None:
             previous = self.store.get_dispatch(str(redispatch_of))
-            if previous is None or previous["owner"] != owner:
-                raise DispatchNotFound(f"no dispatch {redispatch_of!r} to redispatch")
+            try:  # one's own only: the new dispatch reuses its payloads and results
+                authorize(Identity(owner, frozenset({DISPATCH})), previous, "redispatch", str(redispatch_of))
+            except (Hidden, Refused):
+                raise DispatchNotFound(f"no dispatch {redispatch_of!r} to redispatch") from None
         dispatch_id = str(uuid.uuid4())
         manifest.pop("blobs", None)
         rows = [{"node_id": n["id"], "name": n["name"], "kind": n["kind"],

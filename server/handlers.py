@@ -18,12 +18,14 @@ from covalent_nb import __version__
 from covalent_nb._frames import pack
 from covalent_nb._status import TERMINAL, Status
 
+from . import access
+from .access import Identity
 from .blobs import GRACE_SECONDS, BlobUpload, InvalidBlobKey, check_key
 from .cleanup import DispatchBusy, DispatchGone
 from .dispatcher import DispatchNotFound, ManifestError
 from .json_body import JsonBodyError, parse_json
 from .query_args import (QueryArgError, make_cursor, parse_cursor, parse_flag, parse_limit, parse_search,
-                         parse_seconds, parse_statuses)
+                         parse_seconds, parse_statuses, parse_user_name)
 from .idempotency import HEADER as IDEMPOTENCY_HEADER, IdempotencyConflict, check_header, find_replay, request_digest
 from .views import dispatch_view_text, node_statuses
 
@@ -40,9 +42,11 @@ T = TypeVar("T")
 class _Auth:
     """Authentication shared by the JSON and WebSocket handlers.
 
-    ``authenticate(handler)`` (sync or async) returns the caller's user name,
-    or None; hosts plug in their own (a token here, Jupyter's identity
-    provider and authorizer in the Jupyter extension).
+    ``authenticate(handler)`` (sync or async) returns the caller as an
+    :class:`~covalent_nb.server.access.Identity` (or a plain user name: a
+    one-person host's user), or None; hosts plug in their own (a token here,
+    Jupyter's identity provider and authorizer in the Jupyter extension).
+    What the caller may do is decided in server/access.py alone.
     """
 
     #: The status for a request that is not authenticated (Jupyter answers 403), and what it says.
@@ -53,16 +57,40 @@ class _Auth:
     def initialize(self, service: Any, authenticate: Any) -> None:
         self.service = service
         self.authenticate = authenticate
+        self.identity: Identity | None = None
         self.owner: str | None = None
 
     async def _require_user(self) -> None:
-        owner = self.authenticate(self)
-        if inspect.isawaitable(owner):
-            owner = await owner
-        self.owner = owner
-        if self.owner is None:
+        answer = self.authenticate(self)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        self.identity = access.as_identity(answer)
+        if self.identity is None:
             status = self.unauthenticated_status
             raise tornado.web.HTTPError(status, reason="missing or wrong token" if status == 401 else "forbidden")
+        self.owner = self.identity.name
+
+    def allowed_record(self, dispatch_id: str, action: str = "read") -> dict[str, Any]:
+        """The dispatch's record when the caller may ``action`` it (server/access.py): 404 for one it
+        may not know of (another user's answers as an unknown one), 403 for a missing scope."""
+        assert self.identity is not None
+        self.service.dispatcher.flush()
+        record = self.service.store.get_dispatch(dispatch_id)
+        try:
+            access.authorize(self.identity, record, action, dispatch_id)
+        except access.Hidden as exc:
+            raise tornado.web.HTTPError(404, str(exc), reason="not found") from None
+        except access.Refused as exc:
+            raise tornado.web.HTTPError(403, str(exc), reason="forbidden") from None
+        assert record is not None
+        return record
+
+    def allow(self, check: Callable[..., Any], *args: Any) -> Any:
+        """``check(self.identity, *args)`` from server/access.py; its Refused answers 403."""
+        try:
+            return check(self.identity, *args)
+        except access.Refused as exc:
+            raise tornado.web.HTTPError(403, str(exc), reason="forbidden") from None
 
 
 class ApiHandler(_Auth, tornado.web.RequestHandler):
@@ -101,12 +129,9 @@ class ApiHandler(_Auth, tornado.web.RequestHandler):
     def fail(self, status: int, message: str) -> None:
         raise tornado.web.HTTPError(status, message, reason=message.splitlines()[0][:200])
 
-    def owned_record(self, dispatch_id: str) -> dict[str, Any]:
-        self.service.dispatcher.flush()
-        record = self.service.store.get_dispatch(dispatch_id)
-        if record is None or record["owner"] != self.owner:
-            self.fail(404, f"no dispatch with id {dispatch_id!r}")
-        return record
+    def owned_record(self, dispatch_id: str, action: str = "read") -> dict[str, Any]:
+        """The record of a dispatch the caller may ``action`` (see :meth:`allowed_record`)."""
+        return self.allowed_record(dispatch_id, action)
 
     def payload_key(self, key: Any) -> str:
         """``key`` when it is a payload key; 400 otherwise."""
@@ -242,6 +267,7 @@ class BlobUploadHandler(StreamedBodyHandler):
     def begin_body(self) -> None:
         if self.request.method != "PUT":  # before any temporary file exists
             self.fail(405, f"{self.request.method} is not allowed on blobs/{{key}}: upload with PUT")
+        self.allow(access.may_create)
         key = self.payload_key(self.path_args[0])
         self.upload = self.service.store.blobs.begin_upload(key, self.limit_body("payload"))
 
@@ -262,6 +288,7 @@ class BlobUploadHandler(StreamedBodyHandler):
         try:
             with self.service.store.transaction(durable=True):  # stored, then acknowledged
                 upload.finish()
+                self.service.store.blobs.hold(self.owner, key)  # the uploader may now name it
         except ValueError as exc:
             self.fail(400, str(exc))
         finally:
@@ -283,7 +310,8 @@ class BlobUploadHandler(StreamedBodyHandler):
 
 @tornado.web.stream_request_body
 class DispatchesHandler(StreamedBodyHandler):
-    """``POST dispatches``: create one; ``GET dispatches``: the caller's, newest first."""
+    """``POST dispatches``: create one; ``GET dispatches``: the caller's, newest first
+    (an admin's with ``?all=1``: every user's; ``?owner=NAME``: that user's)."""
 
     def begin_body(self) -> None:
         self._chunks: list[bytes] = []
@@ -299,6 +327,7 @@ class DispatchesHandler(StreamedBodyHandler):
 
     async def post(self) -> None:
         self.request.body = b"".join(self._chunks)
+        self.allow(access.may_create)
         try:
             key = check_header(self.request.headers.get(IDEMPOTENCY_HEADER))
         except ValueError as exc:
@@ -335,14 +364,19 @@ class DispatchesHandler(StreamedBodyHandler):
         statuses = self.query_arg("status", parse_statuses, many=True)
         search = self.query_arg("search", parse_search)
         count = self.query_arg("count", parse_flag)
+        every = self.query_arg("all", parse_flag)
+        named = self.query_arg("owner", parse_user_name)
+        if every and named is not None:
+            self.fail(400, "query parameters 'all' and 'owner' exclude each other: give one")
+        whose = self.allow(access.listing_owner, every, named)
         self.service.dispatcher.flush()
         store = self.service.store
-        items = store.list_dispatches(self.owner, limit=limit + 1, before=before, statuses=statuses, search=search)
+        items = store.list_dispatches(whose, limit=limit + 1, before=before, statuses=statuses, search=search)
         more, items = len(items) > limit, items[:limit]
         answer: dict[str, Any] = {"dispatches": items,
                                   "next": make_cursor(items[-1]["created"], items[-1]["id"]) if more else None}
         if count:
-            answer["total"] = store.count_dispatches(self.owner, statuses=statuses, search=search)
+            answer["total"] = store.count_dispatches(whose, statuses=statuses, search=search)
         self.write_json(answer)
 
 
@@ -351,8 +385,9 @@ class DispatchHandler(ApiHandler):
     ``DELETE``: remove a finished dispatch with its sub-dispatches and the payloads only it used."""
 
     def delete(self, dispatch_id: str) -> None:
+        record = self.owned_record(dispatch_id, "delete")
         try:
-            outcome = self.service.cleaner.delete(self.owner, dispatch_id)
+            outcome = self.service.cleaner.delete(record["owner"], dispatch_id)
         except DispatchGone as exc:
             self.fail(404, str(exc.args[0]))
         except DispatchBusy as exc:
@@ -390,13 +425,13 @@ class CancelHandler(ApiHandler):
     """``POST dispatches/{id}/cancel`` with ``{"task_ids": [...] or null}``."""
 
     def post(self, dispatch_id: str) -> None:
-        self.owned_record(dispatch_id)
+        record = self.owned_record(dispatch_id, "cancel")
         body = self.json_body() or {}
         task_ids = body.get("task_ids") if isinstance(body, dict) else None
         if task_ids is not None and not (isinstance(task_ids, list) and all(type(t) is int for t in task_ids)):
             self.fail(400, "task_ids must be a list of integer node ids")
         try:
-            outcome = self.service.dispatcher.cancel(self.owner, dispatch_id, task_ids)
+            outcome = self.service.dispatcher.cancel(record["owner"], dispatch_id, task_ids)
         except ManifestError as exc:
             self.fail(400, str(exc))
         self.write_json(outcome)
@@ -461,9 +496,11 @@ class UnknownRouteHandler(ApiHandler):
 
 class GarbageHandler(ApiHandler):
     """``POST gc`` with ``{"grace_seconds": S}`` (optional): remove payloads no dispatch names,
-    stored more than S seconds ago (default an hour), and leftover temporary files."""
+    stored more than S seconds ago (default an hour), and leftover temporary files. Admin only:
+    the payloads are every user's."""
 
     async def post(self) -> None:
+        self.allow(access.may_collect_garbage)
         body = self.json_body() or {}
         grace = body.get("grace_seconds", GRACE_SECONDS) if isinstance(body, dict) else None
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < float("inf"):
@@ -472,15 +509,20 @@ class GarbageHandler(ApiHandler):
 
 
 class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
-    """``GET events?dispatch_id=...``: a WebSocket of status events (all of the caller's without an id)."""
+    """``GET events?dispatch_id=...``: a WebSocket of status events (all of the caller's without an id;
+    an admin's with ``?all=1``: every user's)."""
 
     async def prepare(self) -> None:
         await self._require_user()
         self.dispatch_id = self.get_query_argument("dispatch_id", None)
+        try:
+            self.every_owner = parse_flag(self.get_query_argument("all", None))
+        except QueryArgError as exc:
+            raise tornado.web.HTTPError(400, reason=f"query parameter 'all' {exc}"[:200]) from None
         if self.dispatch_id:
-            record = self.service.store.get_dispatch(self.dispatch_id)
-            if record is None or record["owner"] != self.owner:
-                raise tornado.web.HTTPError(404, reason=f"no dispatch {self.dispatch_id!r}")
+            self.allowed_record(self.dispatch_id, "read")
+        else:
+            self.allow(access.event_stream, self.every_owner)
 
     def check_origin(self, origin: str) -> bool:  # the token, not the origin, authorizes
         return True
@@ -489,8 +531,9 @@ class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
         """Subscribe; with a dispatch id, send its snapshot first (its tasks read a page at a time: the
         events that come meanwhile are held, then sent after it, in order)."""
         self._held: list[dict[str, Any]] | None = [] if self.dispatch_id else None
-        self._unsubscribe = self.service.hub.subscribe(self._send, owner=self.owner,
-                                                       dispatch_id=self.dispatch_id)
+        assert self.identity is not None
+        self._unsubscribe = self.service.hub.subscribe(self._send, identity=self.identity,
+                                                       dispatch_id=self.dispatch_id, every_owner=self.every_owner)
         if self.dispatch_id:
             record = self.service.store.get_dispatch(self.dispatch_id)
             nodes = await node_statuses(self.service.store, self.dispatch_id)

@@ -13,7 +13,8 @@ import re
 from covalent_nb._status import Status
 
 __all__ = ["QueryArgError", "DEFAULT_LIST_LIMIT", "MAX_LIST_LIMIT", "parse_limit", "parse_flag",
-           "parse_seconds", "parse_cursor", "make_cursor", "parse_statuses", "parse_search", "MAX_SEARCH_CHARS"]
+           "parse_seconds", "parse_cursor", "make_cursor", "parse_statuses", "parse_search", "MAX_SEARCH_CHARS",
+           "parse_user_name", "MAX_USER_NAME_CHARS"]
 
 DEFAULT_LIST_LIMIT = 100
 """Dispatches ``GET dispatches`` lists when ``limit`` is not given."""
@@ -21,6 +22,8 @@ MAX_LIST_LIMIT = 1000
 """Dispatches one page of ``GET dispatches`` holds at most; a larger ``limit`` is taken as this."""
 MAX_SEARCH_CHARS = 200
 """Characters of a listing's ``search`` text."""
+MAX_USER_NAME_CHARS = 200
+"""Characters of a user name in a listing's ``owner``."""
 _NUMBER_CHARS = 100
 _CURSOR = re.compile(r"([0-9.eE+\-]{1,32})_([A-Za-z0-9\-]{1,200})")
 
@@ -106,6 +109,16 @@ def parse_search(text: str | None) -> str | None:
     if len(value) > MAX_SEARCH_CHARS or not value.isprintable():
         raise QueryArgError(f"must be printable text of at most {MAX_SEARCH_CHARS} characters, not {_shown(text)}")
     return value
+
+
+def parse_user_name(text: str | None) -> str | None:
+    """A user name (printable, no surrounding blanks, at most MAX_USER_NAME_CHARS); None when absent."""
+    if text is None:
+        return None
+    if not (0 < len(text) <= MAX_USER_NAME_CHARS and text.isprintable() and text == text.strip()):
+        raise QueryArgError(f"must be a user name: printable text of 1 to {MAX_USER_NAME_CHARS} characters "
+                            f"without surrounding blanks, not {_shown(text)}")
+    return text
 
 
 def _shown(text: str) -> str:

@@ -105,6 +105,11 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency_keys(created);
 CREATE INDEX IF NOT EXISTS idempotency_dispatch ON idempotency_keys(dispatch_id);
+CREATE TABLE IF NOT EXISTS blob_holders (
+    key TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    PRIMARY KEY (key, owner)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS creating (
     dispatch_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
@@ -387,9 +392,10 @@ class ResultStore:
                 out[node_id] = {"name": name, "kind": kind, "status": status, "preview": preview}
         return out
 
-    def list_dispatches(self, owner: str, limit: int = 100, before: tuple[float, str] | None = None,
+    def list_dispatches(self, owner: str | None, limit: int = 100, before: tuple[float, str] | None = None,
                         statuses: Iterable[str] = (), search: str | None = None) -> list[dict[str, Any]]:
-        """An owner's top-level dispatches, newest first (then by id), with task counts by status.
+        """An owner's top-level dispatches (every owner's when None), newest first (then by id), with task
+        counts by status.
 
         ``before`` ``(created, id)``: only those after that one in this order (the
         next page); ``statuses``: only those with one of these statuses;
@@ -418,14 +424,14 @@ class ResultStore:
                     record["task_progress"][status] = count
         return out
 
-    def count_dispatches(self, owner: str, statuses: Iterable[str] = (), search: str | None = None) -> int:
+    def count_dispatches(self, owner: str | None, statuses: Iterable[str] = (), search: str | None = None) -> int:
         """How many dispatches :meth:`list_dispatches` lists, all pages together."""
         where, args = self._listing_filter(owner, statuses, search)
         return self.db.execute(f"SELECT count(*) FROM dispatches WHERE {where}", args).fetchone()[0]
 
     @staticmethod
-    def _listing_filter(owner: str, statuses: Iterable[str], search: str | None) -> tuple[str, list[Any]]:
-        where, args = "owner=? AND parent_id IS NULL", [owner]
+    def _listing_filter(owner: str | None, statuses: Iterable[str], search: str | None) -> tuple[str, list[Any]]:
+        where, args = ("parent_id IS NULL", []) if owner is None else ("owner=? AND parent_id IS NULL", [owner])
         statuses = list(statuses)
         if statuses:
             where += f" AND status IN ({','.join('?' * len(statuses))})"
@@ -467,6 +473,17 @@ class ResultStore:
                               " AND key=? AND created >= ?",
                               (owner, key, time.time() - IDEMPOTENCY_SECONDS)).fetchone()
         return None if row is None else (row[0], row[1], json.loads(row[2]))
+
+    def payload_usable(self, owner: str, key: str) -> bool:
+        """True when ``owner`` may name stored payload ``key`` in a manifest: it uploaded it, or one of
+        its dispatches names it. Knowing another user's payload key is not enough to read it."""
+        if not self.blobs.has(key):
+            return False
+        if self.blobs.held_by(owner, key):
+            return True
+        row = self.db.execute("SELECT 1 FROM dispatch_blobs b JOIN dispatches d ON d.id = b.dispatch_id"
+                              " WHERE b.key=? AND d.owner=? LIMIT 1", (key, owner)).fetchone()
+        return row is not None
 
     def dispatch_has_blob(self, dispatch_id: str, key: str) -> bool:
         """True when payload ``key`` belongs to the dispatch."""

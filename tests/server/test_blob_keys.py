@@ -158,7 +158,7 @@ def test_every_store_method_taking_a_key_checks_it(tmp_path, secret):
         params = inspect.signature(method).parameters
         if name.startswith("_") or "key" not in params:
             continue
-        extra = {"data": b"x" * 10, "limit": 100, "tmp_path": secret, "within": 60.0}
+        extra = {"data": b"x" * 10, "limit": 100, "tmp_path": secret, "within": 60.0, "owner": "someone"}
         kwargs = {p: extra[p] for p in params if p != "key"}   # a new parameter must be added here
         for bad in attack_keys(secret):
             with pytest.raises(InvalidBlobKey):

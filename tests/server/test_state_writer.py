@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from covalent_nb._status import Status
+from covalent_nb.server.access import Identity
 from covalent_nb.server.events import EventHub
 from covalent_nb.server.run_state import DispatchRun
 from covalent_nb.server.state_writer import StateWriter
@@ -34,7 +35,7 @@ def test_events_only_after_commit(tmp_path):
         status = reader.execute("SELECT status FROM nodes WHERE dispatch_id='d1' AND node_id=0").fetchone()[0]
         seen.append((event["status"], status))
 
-    hub.subscribe(on_event, owner="me", dispatch_id="d1")
+    hub.subscribe(on_event, identity=Identity("me"), dispatch_id="d1")
 
     async def change() -> None:
         writer.set_node(run, run.nodes[0], Status.RUNNING)

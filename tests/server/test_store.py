@@ -15,6 +15,7 @@ import sqlite3
 import pytest
 
 from covalent_nb._status import Status
+from covalent_nb.server.access import Identity
 from covalent_nb.server.events import EventHub
 from covalent_nb.server.run_state import DispatchRun
 from covalent_nb.server.state_writer import StateWriter
@@ -47,7 +48,7 @@ def test_blocks_of_writes_inside_the_turns_transaction(tmp_path):
     run = new_dispatch(store, "d1")
     published = []
     hub.subscribe(lambda e: published.append((e["status"], committed_status(tmp_path / "results.db", "d1"))),
-                  owner="me", dispatch_id="d1")
+                  identity=Identity("me"), dispatch_id="d1")
     small, large = b"small payload", b"L" * (300 * 1024)
 
     async def turn() -> None:
@@ -85,7 +86,7 @@ def test_a_flush_inside_a_block_waits_for_the_block(tmp_path):
     writer = StateWriter(store, hub)
     run = new_dispatch(store, "d2")
     published = []
-    hub.subscribe(published.append, owner="me", dispatch_id="d2")
+    hub.subscribe(published.append, identity=Identity("me"), dispatch_id="d2")
 
     async def turn() -> None:
         with store.transaction(durable=True):
