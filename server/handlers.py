@@ -485,15 +485,6 @@ class DispatchPayloadsHandler(ApiHandler):
         self.finish(pack({"keys": list(carried), "omitted": omitted}, carried))
 
 
-class UnknownRouteHandler(ApiHandler):
-    """Any other path under the API (the last route): a JSON 404 naming it, for every method."""
-
-    async def prepare(self) -> None:
-        await super().prepare()
-        path = self.request.path if len(self.request.path) <= 200 else self.request.path[:197] + "..."
-        self.fail(404, f"{self.request.method} {path}: the API has no such route")
-
-
 class GarbageHandler(ApiHandler):
     """``POST gc`` with ``{"grace_seconds": S}`` (optional): remove payloads no dispatch names,
     stored more than S seconds ago (default an hour), and leftover temporary files. Admin only:
@@ -506,6 +497,15 @@ class GarbageHandler(ApiHandler):
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < float("inf"):
             self.fail(400, 'the body must be {"grace_seconds": a number >= 0} or empty')
         self.write_json(await self.service.cleaner.collect_garbage(float(grace)))
+
+
+class UnknownRouteHandler(ApiHandler):
+    """Any other path under the API (the last route): a JSON 404 naming it, for every method."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        path = self.request.path if len(self.request.path) <= 200 else self.request.path[:197] + "..."
+        self.fail(404, f"{self.request.method} {path}: the API has no such route")
 
 
 class EventsHandler(_Auth, tornado.websocket.WebSocketHandler):
