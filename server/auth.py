@@ -17,8 +17,6 @@ judged by the token alone.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable, Optional, Union
@@ -27,6 +25,7 @@ import tornado.web
 import tornado.websocket
 
 from .access import ALL_SCOPES, Identity
+from .private_files import ensure_secret
 
 if TYPE_CHECKING:
     from .sessions import SessionKeeper
@@ -41,19 +40,7 @@ Authenticate = Callable[[object], Union[Optional[Identity], Optional[str], Await
 
 def ensure_token(data_dir: Path) -> str:
     """Read the server's token (making its file 0600), creating it when there is none."""
-    path = Path(data_dir) / "server.token"
-    if path.exists():
-        os.chmod(path, 0o600)  # one left readable to others by an older version or by hand
-        token = path.read_text().strip()
-        if token:
-            return token
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    os.chmod(path, 0o600)
-    return token
+    return ensure_secret(Path(data_dir) / "server.token", new_bytes=32)
 
 
 def request_token(handler: object) -> str:

@@ -12,10 +12,11 @@ dispatcher starts. Files the server makes are created private from the start.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["create_private_file", "make_private", "private_dir", "write_private_text"]
+__all__ = ["create_private_file", "ensure_secret", "make_private", "private_dir", "write_private_text"]
 
 _OTHERS = stat.S_IRWXG | stat.S_IRWXO
 
@@ -64,3 +65,19 @@ def write_private_text(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(text)
+
+
+def ensure_secret(path: Path, new_bytes: int, min_length: int = 1) -> str:
+    """The secret kept in ``path`` (made 0600); a new random one of ``new_bytes`` bytes, written
+    there, when the file is missing or holds fewer than ``min_length`` characters."""
+    path = Path(path)
+    try:
+        os.chmod(path, 0o600)  # one left readable to others by an older version or by hand
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if len(secret) < min_length:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(new_bytes)
+        write_private_text(path, secret + "\n")
+    return secret

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .private_files import write_private_text
+from .private_files import ensure_secret
 
 __all__ = ["SessionKeeper", "CODE_SECONDS", "MAX_CODES", "ensure_cookie_secret"]
 
@@ -36,15 +36,7 @@ _COOKIE_SECRET_FILE = "cookie_secret"
 
 def ensure_cookie_secret(data_dir: Path) -> str:
     """The secret that signs session cookies (``<data_dir>/cookie_secret``, 0600), made when missing."""
-    path = Path(data_dir) / _COOKIE_SECRET_FILE
-    try:
-        secret = path.read_text().strip()
-    except FileNotFoundError:
-        secret = ""
-    if len(secret) < 32:
-        secret = secrets.token_urlsafe(48)
-        write_private_text(path, secret + "\n")
-    return secret
+    return ensure_secret(Path(data_dir) / _COOKIE_SECRET_FILE, new_bytes=48, min_length=32)
 
 
 class SessionKeeper:
