@@ -30,7 +30,7 @@ from .data_lock import DataDirBusy, DataDirLock
 from .dispatcher import Dispatcher
 from .events import EventHub
 from .handlers import api_handlers
-from .log_redaction import install_token_filter, log_request
+from .log_redaction import install_token_filter
 from .private_files import create_private_file, make_private, private_dir, write_private_text
 from .settings import ServerSettings
 from .store import ResultStore
@@ -108,7 +108,7 @@ def make_app(service: DispatcherService, token: str, prefix: str = "/") -> torna
     routes += login_routes(prefix, sessions, token)
     routes += ui_routes(prefix, page_handler=SessionUiPage,
                         page_kwargs={"sessions": sessions, "prefix": prefix, "host": "standalone", "logout": "logout"})
-    return tornado.web.Application(routes, log_function=log_request, cookie_secret=sessions.cookie_secret,
+    return tornado.web.Application(routes, cookie_secret=sessions.cookie_secret,
                                    xsrf_cookies=True, xsrf_cookie_kwargs={"samesite": "Strict", "path": prefix})
 
 

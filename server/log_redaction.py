@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
-__all__ = ["REDACTED", "TornadoTokenFilter", "install_token_filter", "log_request", "redact"]
+__all__ = ["REDACTED", "TornadoTokenFilter", "install_token_filter", "redact"]
 
 REDACTED = "[redacted]"
 _TOKEN_IN_QUERY = re.compile(r"((?:^|[?&;\s])(?:[\w.-]*token|once)=)[^&;#\s'\"]*", re.IGNORECASE)
@@ -27,31 +26,13 @@ def redact(text: str) -> str:
     return _TOKEN_IN_QUERY.sub(lambda match: match.group(1) + REDACTED, text)
 
 
-def log_request(handler: Any) -> None:
-    """The access log line of a finished request, as tornado writes it but with tokens redacted.
-
-    For the ``log_function`` setting of a tornado application.
-    """
-    from tornado.log import access_log
-
-    status = handler.get_status()
-    if status < 400:
-        write = access_log.info
-    elif status < 500:
-        write = access_log.warning
-    else:
-        write = access_log.error
-    request = handler.request
-    write("%d %s %s (%s) %.2fms", status, request.method, redact(request.uri or ""), request.remote_ip,
-          1000.0 * request.request_time())
-
-
 class TornadoTokenFilter(logging.Filter):
     """Redacts tokens in the records of tornado's loggers (whatever host set up their handlers)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "token=" in message.lower() or "once=" in message.lower():
+        lowered = message.lower()
+        if "token=" in lowered or "once=" in lowered:
             record.msg, record.args = redact(message), None
         return True
 
