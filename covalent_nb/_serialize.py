@@ -21,7 +21,8 @@ __all__ = ["blob_key", "dumps", "loads"]
 class _Pickler(cloudpickle.Pickler):
     """cloudpickle's pickler; code objects keep their file name and bring their source lines."""
 
-    dispatch_table = ChainMap(REDUCERS, cloudpickle.Pickler.dispatch_table)
+    # cloudpickle's table is a ChainMap itself: its maps join this one, so a lookup is one level deep
+    dispatch_table = ChainMap(REDUCERS, *cloudpickle.Pickler.dispatch_table.maps)
 
 
 def dumps(obj: Any) -> bytes:
