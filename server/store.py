@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from covalent_nb._status import TERMINAL
+from covalent_nb.notebook import node_kinds
+
 from .blobs import BlobStore
 from .wal_checkpoint import WalCheckpointer
 
@@ -121,8 +124,9 @@ NODE_FIELDS = ("node_id", "name", "kind", "status", "start_time", "end_time", "e
 _DISPATCH_FIELDS = ("id", "owner", "name", "status", "created", "start_time", "end_time",
                     "output_node", "output_key", "error", "parent_id", "parent_node",
                     "redispatch_of", "node_count")
-_TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
-TASK_KINDS = ("electron", "sublattice")
+_TERMINAL = tuple(sorted(status.value for status in TERMINAL))
+TASK_KINDS = tuple(sorted(node_kinds.TASK_KINDS))
+"""The kinds of the user's tasks (electrons and sublattices), as every display counts them."""
 """Node kinds that are the user's tasks (the others are parameters and helpers): listings count them."""
 IDEMPOTENCY_SECONDS = 24 * 3600.0
 """How long a dispatch's idempotency key answers a retried request."""

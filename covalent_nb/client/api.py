@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from covalent_nb._status import TERMINAL, Status
 from covalent_nb._suggest import choices_hint
+from covalent_nb.notebook.node_kinds import is_user_task
 from covalent_nb.result import Result
 
 from .connect import connection
@@ -145,7 +146,7 @@ def _warn_of_unknown_replacements(previous: Result, replace_electrons: dict[str,
     A warning, not an error: with other inputs the workflow may call an electron it did not call before.
     """
     called = list(dict.fromkeys(node["name"] for node in previous._view["nodes"]
-                                if node["kind"] in ("electron", "sublattice")))
+                                if is_user_task(node["kind"])))
     for name in replace_electrons:
         if isinstance(name, str) and name not in called:
             # stacklevel 3: the line that called redispatch(...)(...) (1 is this function, 2 is submit)
