@@ -28,7 +28,7 @@ import urllib.parse
 
 from covalent_nb import _config
 
-__all__ = ["DispatcherLocation", "locate_dispatcher", "EXTENSION_URL_ENV", "EXTENSION_TOKEN_ENV",
+__all__ = ["DEFAULT_REMEDY", "DispatcherLocation", "locate_dispatcher", "EXTENSION_URL_ENV", "EXTENSION_TOKEN_ENV",
            "EXTENSION_SOURCE_ENV", "HUB_URL_ENV"]
 
 EXTENSION_URL_ENV = "COVALENT_NB_DISPATCHER_URL"
@@ -41,6 +41,11 @@ EXTENSION_SOURCE = "the Jupyter server extension"
 
 _ADDRESS_KEYS = ("dispatcher.address", "dispatcher.port")
 
+DEFAULT_REMEDY = ("Start one with `covalent-nb start`, or point the client at a running one with "
+                  "ct.set_config({'dispatcher.address': ..., 'dispatcher.port': ...}) or "
+                  "dispatcher_addr='host:port'.")
+"""What to do when no dispatcher answers at an address nobody chose (the defaults)."""
+
 _REMEDIES = {
     "argument": "Check the address, or start a dispatcher there with `covalent-nb start`.",
     "set_config": ("Start a dispatcher there with `covalent-nb start`, or ct.set_config another "
@@ -51,9 +56,7 @@ _REMEDIES = {
             "dispatcher_addr='host:port'."),
     "config_file": ("Start a dispatcher there with `covalent-nb start`, or change dispatcher.address/"
                     "dispatcher.port in that file (ct.set_config)."),
-    "default": ("Start one with `covalent-nb start`, or point the client at a running one with "
-                "ct.set_config({'dispatcher.address': ..., 'dispatcher.port': ...}) or "
-                "dispatcher_addr='host:port'."),
+    "default": DEFAULT_REMEDY,
 }
 
 

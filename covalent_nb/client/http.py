@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from covalent_nb._config import url_host
+from covalent_nb.client.discovery import DEFAULT_REMEDY
 from covalent_nb.errors import (AuthenticationError, DispatcherError,
                                 DispatcherUnreachableError, DispatchNotFoundError)
 
@@ -31,11 +32,6 @@ mid-body.
 CONTINUE_WAIT_SECONDS = 2.0
 """How long to wait for ``100 Continue`` before sending the body anyway (for servers that never say it)."""
 
-_DEFAULT_REMEDY = ("Start one with `covalent-nb start`, or point the client at a running one with "
-                   "ct.set_config({'dispatcher.address': ..., 'dispatcher.port': ...}) or "
-                   "dispatcher_addr='host:port'.")
-
-
 class DispatcherConnection:
     """Talks to one dispatcher at ``host:port`` (and URL ``prefix``) with a token."""
 
@@ -48,7 +44,7 @@ class DispatcherConnection:
         self.timeout = timeout
         self.source = source
         """Where the address came from, in words; errors name it."""
-        self.remedy = remedy or _DEFAULT_REMEDY
+        self.remedy = remedy or DEFAULT_REMEDY
         """What to do when nothing answers at the address."""
         self._local = threading.local()
 
