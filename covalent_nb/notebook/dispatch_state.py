@@ -52,7 +52,7 @@ class DispatchState:
     """
 
     __slots__ = ("dispatch_id", "name", "status", "start_time", "end_time", "node_statuses",
-                 "node_times", "kinds", "names", "labels", "roles", "version")
+                 "node_times", "kinds", "labels", "roles", "version")
 
     def __init__(self, view: Mapping[str, Any]) -> None:
         self.dispatch_id: str = view["id"]
@@ -65,7 +65,6 @@ class DispatchState:
         #: node id -> [start_time, end_time]
         self.node_times: dict[int, list[float | None]] = {}
         self.kinds: dict[int, str] = {}
-        self.names: dict[int, str] = {}
         described = describe_nodes(view)
         #: node id -> what displays call it (see :func:`~.node_kinds.describe_nodes`)
         self.labels: dict[int, str] = {i: d.label for i, d in described.items()}
@@ -78,7 +77,6 @@ class DispatchState:
             self.node_statuses[node_id] = node["status"]
             self.node_times[node_id] = [node.get("start_time"), node.get("end_time")]
             self.kinds[node_id] = node["kind"]
-            self.names[node_id] = node["name"]
 
     @property
     def terminal(self) -> bool:

@@ -11,10 +11,10 @@ from .static_view import format_duration, format_time, status_badge
 if TYPE_CHECKING:
     from covalent_nb.client.http import DispatcherConnection
 
-__all__ = ["PREVIEW_CHARS", "fetch_output_preview", "node_details_html"]
+__all__ = ["STREAM_CHARS", "fetch_output_preview", "node_details_html"]
 
-PREVIEW_CHARS = 2000
-"""Characters of a text the details show unless told otherwise (stdout and stderr: ten times that)."""
+STREAM_CHARS = 20000
+"""Characters of a task's stdout and stderr the details show (outputs come cut already: see _preview)."""
 
 _PRE = ('<pre style="max-height:240px;overflow:auto;background:rgba(127,127,127,0.08);'
         'padding:4px;margin:2px 0;white-space:pre-wrap">')
@@ -24,7 +24,7 @@ def _pre(text: str) -> str:
     return f"{_PRE}{html.escape(text)}</pre>"
 
 
-def _truncate(text: str, limit: int = PREVIEW_CHARS) -> str:
+def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
 
 
@@ -121,7 +121,7 @@ def node_details_html(view: Mapping[str, Any], node_id: int, statuses: Mapping[i
         parts.append(f"<div><b>output</b></div>{_pre(output_preview)}")
     for label, key in (("stdout", "stdout"), ("stderr", "stderr")):
         if node.get(key):
-            parts.append(f"<div><b>{label}</b></div>{_pre(_truncate(node[key], 10 * PREVIEW_CHARS))}")
+            parts.append(f"<div><b>{label}</b></div>{_pre(_truncate(node[key], STREAM_CHARS))}")
     if node.get("error") or node.get("traceback"):
         parts.append(f"<div style='color:#b71c1c'><b>error</b>: {html.escape(node.get('error') or '')}</div>")
         if node.get("traceback"):
